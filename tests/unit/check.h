@@ -1,0 +1,67 @@
+/* check.h - a tiny TAP harness for the library's unit tests */
+#ifndef CHECK_H
+#define CHECK_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "es.h"
+
+static int check_count, check_failed, check_current;
+
+#define CHECK(e)                                                          \
+	do {                                                              \
+		if (!(e)) {                                               \
+			printf("# %s:%d: CHECK(%s) failed\n", __FILE__,   \
+			       __LINE__, #e);                             \
+			check_current = 1;                                \
+		}                                                         \
+	} while (0)
+
+/* A call that must return 0; on failure print es_strerror and the error. */
+#define CHECK_OK(call, errp)                                              \
+	do {                                                              \
+		int rc_ = (call);                                         \
+		if (rc_ != 0) {                                           \
+			printf("# %s:%d: %s: %s: %s\n", __FILE__,         \
+			       __LINE__, #call, es_strerror(rc_),         \
+			       (errp) ? (errp)->msg : "");                \
+			check_current = 1;                                \
+		}                                                         \
+	} while (0)
+
+#define RUN(fn)                                                           \
+	do {                                                              \
+		check_current = 0;                                        \
+		fn();                                                     \
+		check_count++;                                            \
+		printf("%sok %d - %s\n", check_current ? "not " : "",     \
+		       check_count, #fn);                                 \
+		fflush(stdout);                                           \
+		check_failed += check_current;                            \
+	} while (0)
+
+#define DONE() (printf("1..%d\n", check_count), check_failed ? 1 : 0)
+
+/* A fresh empty directory under $TMPDIR (or /tmp); the caller removes it. */
+static inline char *check_tmpdir(void)
+{
+	const char *base = getenv("TMPDIR");
+	static char path[4096];
+	snprintf(path, sizeof path, "%s/es-unit-XXXXXX", base ? base : "/tmp");
+	if (!mkdtemp(path)) {
+		perror("mkdtemp");
+		exit(2);
+	}
+	return path;
+}
+
+static inline void check_rmtree(const char *path)
+{
+	char cmd[4200];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
+	if (system(cmd) != 0)
+		printf("# could not remove %s\n", path);
+}
+
+#endif
