@@ -263,6 +263,9 @@ int es_reader_next(es_reader *r, uint64_t limit, es_record *rec,
 		   es_error *err);
 /* The offset the next es_reader_next would look at. */
 uint64_t es_reader_position(const es_reader *r);
+/* The largest timestamp up to the last record returned (the time index's
+ * rule, used by --until); -1 when unknown. */
+int64_t es_reader_max_ts(const es_reader *r);
 /* Skip past a corrupt record (for --skip-corrupt): resumes at the next
  * record that checks, in this segment or the next. */
 int es_reader_skip_corrupt(es_reader *r, es_error *err);

@@ -1,0 +1,162 @@
+/* es-int.h - internals shared by the library's files: byte order, the
+ * on-disk layouts, durable file helpers, the partition writer. */
+#ifndef ES_INT_H
+#define ES_INT_H
+
+#include <stdint.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include "es.h"
+
+/* ---- integers on disk are little-endian, packed by code ------------------ */
+
+static inline void put32(unsigned char *p, uint32_t v)
+{
+	p[0] = v; p[1] = v >> 8; p[2] = v >> 16; p[3] = v >> 24;
+}
+static inline void put64(unsigned char *p, uint64_t v)
+{
+	put32(p, (uint32_t)v);
+	put32(p + 4, (uint32_t)(v >> 32));
+}
+static inline void put16(unsigned char *p, uint16_t v)
+{
+	p[0] = v; p[1] = v >> 8;
+}
+static inline uint32_t get32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+static inline uint64_t get64(const unsigned char *p)
+{
+	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
+}
+static inline uint16_t get16(const unsigned char *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+/* ---- records (see es-format(5)) -----------------------------------------
+ *
+ *   0      4      8              16             24     28     32     36
+ *   +------+------+--------------+--------------+------+------+------+----
+ *   | crc  | len  | offset       | timestamp    | klen | vlen | hlen | key value headers
+ *   +------+------+--------------+--------------+------+------+------+----
+ *
+ * crc is CRC-32C of bytes [4, 8+len); len counts the bytes after itself;
+ * klen/vlen 0xffffffff mean null. */
+#define ES_REC_HDR 36
+#define ES_REC_FIXED 28 /* len of a record with empty key, value, headers */
+#define ES_REC_MAX (256u << 20) /* hard bound on len, before any allocation */
+
+/* Decode the record at p, of which avail bytes are present. Returns the
+ * record's total size, 0 if more bytes are needed (*need says how many in
+ * all), or ES_ECORRUPT with *why set. Verifies the checksum. */
+int64_t es_record_decode(const unsigned char *p, size_t avail, es_record *r,
+			 size_t *need, const char **why);
+/* Encode with offset 0 and no checksum; es_record_seal() fills both. */
+int es_record_encode(es_buf *b, int64_t ts, const void *key, uint32_t klen,
+		     const void *val, uint32_t vlen, const void *hdrs,
+		     uint32_t hlen);
+void es_record_seal(unsigned char *rec, uint64_t offset);
+static inline uint32_t es_record_size(const unsigned char *rec)
+{
+	return 8 + get32(rec + 4);
+}
+
+/* ---- segments and indexes ----------------------------------------------- */
+#define ES_SEG_NAME_LEN 20 /* base offset, zero-padded decimal */
+#define ES_IDX_ENTRY 16	   /* u32 relative offset, u32 position, i64 max ts */
+#define ES_IDX_INTERVAL 4096 /* bytes of log between index entries */
+
+typedef struct es_idx_entry {
+	uint32_t rel;
+	uint32_t pos;
+	int64_t max_ts;
+} es_idx_entry;
+
+void es_idx_pack(unsigned char *p, const es_idx_entry *e);
+void es_idx_unpack(const unsigned char *p, es_idx_entry *e);
+void es_seg_name(char *buf, uint64_t base, const char *ext);
+/* Sorted base offsets of the segments in a partition directory. */
+int es_seg_list(int pdirfd, uint64_t **bases, size_t *n);
+
+/* ---- the head file: the partition's published, durable end -------------- */
+#define ES_HEAD_SIZE 64
+typedef struct es_head {
+	uint64_t next;	   /* log end offset: every offset below is durable */
+	uint64_t seg_base; /* the active segment */
+	uint64_t seg_size; /* its durable, published size in bytes */
+	int64_t max_ts;	   /* largest timestamp so far, -1 if none */
+} es_head;
+void es_head_pack(unsigned char *p, const es_head *h);
+int es_head_unpack(const unsigned char *p, es_head *h); /* 0 or ES_ECORRUPT */
+/* Read the head; a torn read (a writer mid-update) is retried. */
+int es_head_read(int fd, es_head *h);
+
+/* ---- files -------------------------------------------------------------- */
+int es_write_all(int fd, const void *p, size_t n);
+int es_pwrite_all(int fd, const void *p, size_t n, off_t off);
+ssize_t es_pread_full(int fd, void *p, size_t n, off_t off);
+int es_fsync_dir(int dirfd);
+/* Replace dirfd/name durably: write name.tmp (O_EXCL), fsync, close, rename,
+ * fsync the directory. Readers see the old or the new content, whole. */
+int es_replace_file(int dirfd, const char *name, const void *p, size_t n);
+/* Read a small file whole (at most max bytes) into b. */
+int es_read_small(int dirfd, const char *name, es_buf *b, size_t max);
+int64_t es_now_ms(void);
+void es_err(es_error *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* ---- topics -------------------------------------------------------------- */
+struct es_topic {
+	char *path;
+	int dirfd;
+	es_config cfg;
+};
+int es_partition_dir(es_topic *t, uint32_t p, es_error *err); /* an fd */
+
+/* ---- the partition writer: one process at a time, under the lock ---------- */
+typedef struct es_pwriter {
+	es_topic *t;
+	uint32_t part;
+	int dirfd, lockfd, headfd, logfd, idxfd;
+	int loaded;	   /* state below matches the head we last wrote */
+	int created_seg;   /* this flush created segments (for rollback) */
+	uint64_t seg_base, size, next;
+	int64_t max_ts, seg_first_ts;
+	uint64_t idx_size;	 /* bytes in the index file */
+	uint64_t last_idx_pos; /* position of the last index entry */
+	int have_idx;
+	unsigned char head[ES_HEAD_SIZE];
+	es_buf idx; /* entries not yet written */
+	/* rollback point of the current flush */
+	uint64_t rb_seg_base, rb_size, rb_next, rb_idx_size;
+	int64_t rb_max_ts, rb_first_ts;
+	uint64_t rb_last_idx_pos;
+	int rb_have_idx;
+} es_pwriter;
+
+int es_pwriter_open(es_topic *t, uint32_t p, es_pwriter *w, es_error *err);
+void es_pwriter_close(es_pwriter *w);
+/* Take the lock and bring the state up to date (recovering a torn tail
+ * left by a crashed writer). */
+int es_pwriter_lock(es_pwriter *w, es_error *err);
+void es_pwriter_unlock(es_pwriter *w);
+/* Append sealed-at-write records (buffer of encoded records, offsets
+ * assigned here). Not durable until es_pwriter_sync; not visible until
+ * es_pwriter_publish. */
+int es_pwriter_write(es_pwriter *w, unsigned char *recs, size_t len,
+		     int sync, es_error *err);
+int es_pwriter_sync(es_pwriter *w, int sync, es_error *err);
+int es_pwriter_publish(es_pwriter *w, es_error *err);
+/* Undo everything written since the lock was taken (after an error). */
+void es_pwriter_rollback(es_pwriter *w, int sync);
+/* Recover (lock held): validate the tail of the active segment, cut a torn
+ * tail, rebuild index entries; report what it did through fn. */
+int es_pwriter_recover(es_pwriter *w, es_problem_fn fn, void *arg,
+		       es_error *err);
+
+#endif

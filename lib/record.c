@@ -1,0 +1,194 @@
+/* record.c - the byte layout of records, headers, index entries and the
+ * head file: pack and unpack, never a struct written as is. */
+#include <errno.h>
+#include <stdio.h>
+
+#include "es-int.h"
+
+int64_t es_record_decode(const unsigned char *p, size_t avail, es_record *r,
+			 size_t *need, const char **why)
+{
+	if (avail < ES_REC_HDR) {
+		*need = ES_REC_HDR;
+		return 0;
+	}
+	uint32_t len = get32(p + 4);
+	/* Bound the length before trusting it for anything. */
+	if (len < ES_REC_FIXED || len > ES_REC_MAX) {
+		*why = "bad record length";
+		return ES_ECORRUPT;
+	}
+	size_t total = (size_t)len + 8;
+	if (avail < total) {
+		*need = total;
+		return 0;
+	}
+	if (es_crc32c(0, p + 4, total - 4) != get32(p)) {
+		*why = "checksum mismatch";
+		return ES_ECORRUPT;
+	}
+	uint32_t klen = get32(p + 24), vlen = get32(p + 28), hlen = get32(p + 32);
+	uint64_t body = (uint64_t)(klen == ES_NULL_LEN ? 0 : klen) +
+			(vlen == ES_NULL_LEN ? 0 : vlen) + hlen;
+	if (body != len - ES_REC_FIXED) {
+		*why = "field lengths do not add up";
+		return ES_ECORRUPT;
+	}
+	r->offset = get64(p + 8);
+	r->timestamp = (int64_t)get64(p + 16);
+	const unsigned char *q = p + ES_REC_HDR;
+	r->key = klen == ES_NULL_LEN ? NULL : q;
+	r->key_len = klen;
+	q += klen == ES_NULL_LEN ? 0 : klen;
+	r->value = vlen == ES_NULL_LEN ? NULL : q;
+	r->value_len = vlen;
+	q += vlen == ES_NULL_LEN ? 0 : vlen;
+	r->headers = q;
+	r->headers_len = hlen;
+	return (int64_t)total;
+}
+
+int es_record_encode(es_buf *b, int64_t ts, const void *key, uint32_t klen,
+		     const void *val, uint32_t vlen, const void *hdrs,
+		     uint32_t hlen)
+{
+	size_t body = (size_t)(klen == ES_NULL_LEN ? 0 : klen) +
+		      (vlen == ES_NULL_LEN ? 0 : vlen) + hlen;
+	if (body > ES_REC_MAX - ES_REC_FIXED)
+		return ES_ETOOBIG;
+	int rc = es_buf_reserve(b, ES_REC_HDR + body);
+	if (rc)
+		return rc;
+	unsigned char *p = (unsigned char *)b->data + b->len;
+	put32(p, 0);
+	put32(p + 4, (uint32_t)(ES_REC_FIXED + body));
+	put64(p + 8, 0);
+	put64(p + 16, (uint64_t)ts);
+	put32(p + 24, klen);
+	put32(p + 28, vlen);
+	put32(p + 32, hlen);
+	unsigned char *q = p + ES_REC_HDR;
+	if (klen != ES_NULL_LEN && klen) {
+		memcpy(q, key, klen);
+		q += klen;
+	}
+	if (vlen != ES_NULL_LEN && vlen) {
+		memcpy(q, val, vlen);
+		q += vlen;
+	}
+	if (hlen)
+		memcpy(q, hdrs, hlen);
+	b->len += ES_REC_HDR + body;
+	return 0;
+}
+
+void es_record_seal(unsigned char *rec, uint64_t offset)
+{
+	put64(rec + 8, offset);
+	put32(rec, es_crc32c(0, rec + 4, es_record_size(rec) - 4));
+}
+
+int es_header_next(const unsigned char *block, uint32_t len, uint32_t *pos,
+		   es_header *h)
+{
+	if (*pos >= len)
+		return 0;
+	if (len - *pos < 2)
+		return ES_ECORRUPT;
+	uint32_t nl = get16(block + *pos);
+	if (len - *pos - 2 < nl + 4u)
+		return ES_ECORRUPT;
+	h->name = (const char *)block + *pos + 2;
+	h->name_len = nl;
+	uint32_t vl = get32(block + *pos + 2 + nl);
+	uint32_t at = *pos + 6 + nl;
+	if (len - at < vl)
+		return ES_ECORRUPT;
+	h->value = (const char *)block + at;
+	h->value_len = vl;
+	*pos = at + vl;
+	return 1;
+}
+
+int es_header_add(es_buf *block, const char *name, size_t name_len,
+		  const char *value, size_t value_len)
+{
+	if (name_len > UINT16_MAX || value_len > ES_REC_MAX)
+		return ES_ETOOBIG;
+	int rc = es_buf_reserve(block, 6 + name_len + value_len);
+	if (rc)
+		return rc;
+	unsigned char *p = (unsigned char *)block->data + block->len;
+	put16(p, (uint16_t)name_len);
+	memcpy(p + 2, name, name_len);
+	put32(p + 2 + name_len, (uint32_t)value_len);
+	if (value_len)
+		memcpy(p + 6 + name_len, value, value_len);
+	block->len += 6 + name_len + value_len;
+	return 0;
+}
+
+void es_idx_pack(unsigned char *p, const es_idx_entry *e)
+{
+	put32(p, e->rel);
+	put32(p + 4, e->pos);
+	put64(p + 8, (uint64_t)e->max_ts);
+}
+
+void es_idx_unpack(const unsigned char *p, es_idx_entry *e)
+{
+	e->rel = get32(p);
+	e->pos = get32(p + 4);
+	e->max_ts = (int64_t)get64(p + 8);
+}
+
+/* Head layout: "ESHD", u32 version 1, u64 next, u64 seg_base, u64 seg_size,
+ * i64 max_ts, 20 reserved bytes, u32 CRC-32C of bytes [0, 60). */
+void es_head_pack(unsigned char *p, const es_head *h)
+{
+	memset(p, 0, ES_HEAD_SIZE);
+	memcpy(p, "ESHD", 4);
+	put32(p + 4, 1);
+	put64(p + 8, h->next);
+	put64(p + 16, h->seg_base);
+	put64(p + 24, h->seg_size);
+	put64(p + 32, (uint64_t)h->max_ts);
+	put32(p + 60, es_crc32c(0, p, 60));
+}
+
+int es_head_unpack(const unsigned char *p, es_head *h)
+{
+	if (memcmp(p, "ESHD", 4) != 0 || es_crc32c(0, p, 60) != get32(p + 60))
+		return ES_ECORRUPT;
+	if (get32(p + 4) != 1)
+		return ES_EFORMAT;
+	h->next = get64(p + 8);
+	h->seg_base = get64(p + 16);
+	h->seg_size = get64(p + 24);
+	h->max_ts = (int64_t)get64(p + 32);
+	return 0;
+}
+
+int es_head_read(int fd, es_head *h)
+{
+	unsigned char buf[ES_HEAD_SIZE];
+	int rc = ES_ECORRUPT;
+	/* A writer's pwrite is not atomic against our pread: a torn read shows
+	 * as a checksum mismatch, and the next read sees the whole write. */
+	for (int tries = 0; tries < 100; tries++) {
+		ssize_t n = es_pread_full(fd, buf, sizeof buf, 0);
+		if (n < 0)
+			return errno;
+		if (n != ES_HEAD_SIZE)
+			return ES_ECORRUPT;
+		rc = es_head_unpack(buf, h);
+		if (rc != ES_ECORRUPT)
+			return rc;
+	}
+	return rc;
+}
+
+void es_seg_name(char *buf, uint64_t base, const char *ext)
+{
+	snprintf(buf, 40, "%020llu.%s", (unsigned long long)base, ext);
+}

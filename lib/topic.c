@@ -1,0 +1,378 @@
+/* topic.c - topic directories: create, open, alter, per-partition facts,
+ * and the watch that wakes followers.
+ *
+ * Layout (es-format(5)):  TOPIC/topic.yaml  TOPIC/N/ (a partition: lock,
+ * head, BASE.log, BASE.index)  TOPIC/groups/GROUP/ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/file.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "es-int.h"
+
+int es_topic_exists(const char *path)
+{
+	char p[4096];
+	struct stat st;
+	if (snprintf(p, sizeof p, "%s/topic.yaml", path) >= (int)sizeof p)
+		return 0;
+	return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+int es_partition_dir(es_topic *t, uint32_t p, es_error *err)
+{
+	char name[16];
+	snprintf(name, sizeof name, "%u", p);
+	int fd = openat(t->dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		int rc = errno;
+		es_err(err, "cannot open partition %u of '%s': %s", p, t->path,
+		       strerror(rc));
+		return -rc;
+	}
+	return fd;
+}
+
+/* A partition directory with its lock, an empty head and the first
+ * segment, every file and directory entry synced. */
+static int partition_create(int tdir, uint32_t p, es_error *err)
+{
+	char name[16];
+	snprintf(name, sizeof name, "%u", p);
+	int rc = 0, fd = -1, dfd = -1;
+	const char *step = "create";
+	if (mkdirat(tdir, name, 0755) != 0 && errno != EEXIST)
+		goto fail;
+	step = "open";
+	dfd = openat(tdir, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		goto fail;
+	static const char *const files[] = {"lock", "00000000000000000000.log",
+					    "00000000000000000000.index"};
+	for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+		step = "create file in";
+		fd = openat(dfd, files[i], O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+		if (fd < 0 || fsync(fd) != 0 || close(fd) != 0)
+			goto fail;
+		fd = -1;
+	}
+	unsigned char hb[ES_HEAD_SIZE];
+	es_head h = {0, 0, 0, -1};
+	es_head_pack(hb, &h);
+	step = "write the head of";
+	if ((rc = es_replace_file(dfd, "head", hb, sizeof hb))) {
+		errno = rc;
+		goto fail;
+	}
+	step = "sync";
+	if (fsync(dfd) != 0)
+		goto fail;
+	close(dfd);
+	return 0;
+fail:
+	rc = errno;
+	es_err(err, "cannot %s partition directory '%s': %s", step, name,
+	       strerror(rc));
+	if (fd >= 0)
+		close(fd);
+	if (dfd >= 0)
+		close(dfd);
+	return rc;
+}
+
+static int write_config(int tdir, const es_config *c, es_error *err)
+{
+	es_buf b = {0};
+	int rc = es_config_format(c, &b);
+	if (!rc)
+		rc = es_replace_file(tdir, "topic.yaml", b.data, b.len);
+	if (rc)
+		es_err(err, "cannot write topic.yaml: %s", es_strerror(rc));
+	es_buf_free(&b);
+	return rc;
+}
+
+int es_topic_create(const char *path, const es_config *c, es_error *err)
+{
+	if (mkdir(path, 0755) != 0) {
+		int rc = errno;
+		es_err(err, rc == EEXIST ? "'%s' already exists"
+					  : "cannot create '%s': %s",
+		       path, strerror(rc));
+		return rc;
+	}
+	int tdir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (tdir < 0) {
+		int rc = errno;
+		es_err(err, "cannot open '%s': %s", path, strerror(rc));
+		return rc;
+	}
+	int rc = 0;
+	if (mkdirat(tdir, "groups", 0755) != 0) {
+		rc = errno;
+		es_err(err, "cannot create '%s/groups': %s", path, strerror(rc));
+	}
+	for (uint32_t p = 0; !rc && p < c->partitions; p++)
+		rc = partition_create(tdir, p, err);
+	/* topic.yaml last: a topic exists once it has one, so a crash half
+	 * way leaves a directory that is not (yet) a topic. */
+	if (!rc)
+		rc = write_config(tdir, c, err);
+	if (!rc && fsync(tdir) != 0)
+		rc = errno;
+	close(tdir);
+	if (!rc) {
+		/* The new directory's entry in its parent. */
+		char parent[4096];
+		snprintf(parent, sizeof parent, "%s", path);
+		char *slash = strrchr(parent, '/');
+		if (slash == parent)
+			slash[1] = 0;
+		else if (slash)
+			*slash = 0;
+		else
+			strcpy(parent, ".");
+		int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (pfd >= 0) {
+			fsync(pfd);
+			close(pfd);
+		}
+	}
+	return rc;
+}
+
+int es_topic_open(const char *path, es_topic **out, es_error *err)
+{
+	es_topic *t = calloc(1, sizeof *t);
+	if (!t)
+		return ENOMEM;
+	t->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (t->dirfd < 0 || !es_topic_exists(path)) {
+		int rc = t->dirfd < 0 ? errno : ENOENT;
+		if (rc == ENOTDIR)
+			rc = ENOENT;
+		es_err(err, "no topic '%s'%s", path,
+		       rc == ENOENT ? "" : strerror(rc));
+		if (t->dirfd >= 0)
+			close(t->dirfd);
+		free(t);
+		return rc;
+	}
+	char cfgpath[4096];
+	snprintf(cfgpath, sizeof cfgpath, "%s/topic.yaml", path);
+	int rc = es_config_load(cfgpath, &t->cfg, err);
+	if (!rc && !(t->path = strdup(path)))
+		rc = ENOMEM;
+	if (rc) {
+		close(t->dirfd);
+		free(t);
+		return rc;
+	}
+	*out = t;
+	return 0;
+}
+
+void es_topic_close(es_topic *t)
+{
+	if (!t)
+		return;
+	close(t->dirfd);
+	free(t->path);
+	free(t);
+}
+
+const es_config *es_topic_config(const es_topic *t)
+{
+	return &t->cfg;
+}
+
+const char *es_topic_path(const es_topic *t)
+{
+	return t->path;
+}
+
+int es_topic_alter(es_topic *t, const es_config *c, es_error *err)
+{
+	if (c->partitions < t->cfg.partitions) {
+		es_err(err, "partitions can only grow (from %u, not to %u)",
+		       t->cfg.partitions, c->partitions);
+		return ES_EUSAGE;
+	}
+	/* Serialise alters: the lock of partition 0 is as good as any. */
+	int lfd = openat(t->dirfd, "0/lock", O_RDWR | O_CLOEXEC);
+	if (lfd < 0 || flock(lfd, LOCK_EX) != 0) {
+		int rc = errno;
+		es_err(err, "cannot lock '%s': %s", t->path, strerror(rc));
+		if (lfd >= 0)
+			close(lfd);
+		return rc;
+	}
+	int rc = 0;
+	/* New partitions first, so that the configuration never names a
+	 * partition that does not exist. */
+	for (uint32_t p = t->cfg.partitions; !rc && p < c->partitions; p++)
+		rc = partition_create(t->dirfd, p, err);
+	if (!rc && c->partitions > t->cfg.partitions && fsync(t->dirfd) != 0)
+		rc = errno;
+	if (!rc)
+		rc = write_config(t->dirfd, c, err);
+	if (!rc)
+		t->cfg = *c;
+	close(lfd);
+	return rc;
+}
+
+int es_partition_end(es_topic *t, uint32_t p, uint64_t *next, es_error *err)
+{
+	int dfd = es_partition_dir(t, p, err);
+	if (dfd < 0)
+		return -dfd;
+	int fd = openat(dfd, "head", O_RDONLY | O_CLOEXEC);
+	close(dfd);
+	if (fd < 0) {
+		int rc = errno;
+		es_err(err, "partition %u: cannot open the head: %s", p,
+		       strerror(rc));
+		return rc;
+	}
+	es_head h;
+	int rc = es_head_read(fd, &h);
+	close(fd);
+	if (rc) {
+		es_err(err, "partition %u: bad head file: %s", p, es_strerror(rc));
+		return rc;
+	}
+	*next = h.next;
+	return 0;
+}
+
+/* First record of a segment: its offset and timestamp, or 0 if empty. */
+static int first_record(int dfd, uint64_t base, uint64_t *off, int64_t *ts)
+{
+	char name[40];
+	unsigned char h[ES_REC_HDR];
+	es_seg_name(name, base, "log");
+	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = es_pread_full(fd, h, sizeof h, 0);
+	close(fd);
+	if (n != ES_REC_HDR)
+		return 0;
+	*off = get64(h + 8);
+	*ts = (int64_t)get64(h + 16);
+	return 1;
+}
+
+int es_partition_stat(es_topic *t, uint32_t p, es_partition_info *out,
+		      es_error *err)
+{
+	memset(out, 0, sizeof *out);
+	out->oldest_ts = out->newest_ts = -1;
+	int dfd = es_partition_dir(t, p, err);
+	if (dfd < 0)
+		return -dfd;
+	int rc = 0;
+	int hfd = openat(dfd, "head", O_RDONLY | O_CLOEXEC);
+	es_head h;
+	if (hfd < 0 || (rc = es_head_read(hfd, &h)) != 0) {
+		rc = hfd < 0 ? errno : rc;
+		es_err(err, "partition %u: cannot read the head: %s", p,
+		       es_strerror(rc));
+		goto out;
+	}
+	uint64_t *bases = NULL;
+	size_t n = 0;
+	if ((rc = es_seg_list(dfd, &bases, &n))) {
+		es_err(err, "partition %u: cannot list segments: %s", p,
+		       strerror(rc));
+		goto out;
+	}
+	out->next_offset = h.next;
+	out->newest_ts = h.max_ts;
+	out->segments = (uint32_t)n;
+	out->first_offset = h.next;
+	for (size_t i = 0; i < n; i++) {
+		char name[40];
+		struct stat st;
+		es_seg_name(name, bases[i], "log");
+		if (fstatat(dfd, name, &st, 0) == 0)
+			out->bytes += (uint64_t)st.st_size;
+		es_seg_name(name, bases[i], "index");
+		if (fstatat(dfd, name, &st, 0) == 0)
+			out->bytes += (uint64_t)st.st_size;
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint64_t off;
+		int64_t ts;
+		if (bases[i] >= h.next)
+			break;
+		if (first_record(dfd, bases[i], &off, &ts)) {
+			out->first_offset = off < h.next ? off : h.next;
+			out->oldest_ts = ts;
+			break;
+		}
+	}
+	free(bases);
+out:
+	if (hfd >= 0)
+		close(hfd);
+	close(dfd);
+	return rc;
+}
+
+struct es_watch {
+	int fd;
+};
+
+int es_watch_open(es_topic *t, es_watch **out, es_error *err)
+{
+	es_watch *w = calloc(1, sizeof *w);
+	if (!w)
+		return ENOMEM;
+	w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (w->fd < 0) {
+		int rc = errno;
+		es_err(err, "cannot watch '%s': %s", t->path, strerror(rc));
+		free(w);
+		return rc;
+	}
+	/* Writers rewrite each partition's head after every sync. */
+	for (uint32_t p = 0; p < t->cfg.partitions; p++) {
+		char path[4200];
+		snprintf(path, sizeof path, "%s/%u/head", t->path, p);
+		if (inotify_add_watch(w->fd, path, IN_MODIFY) < 0) {
+			int rc = errno;
+			es_err(err, "cannot watch '%s': %s", path, strerror(rc));
+			close(w->fd);
+			free(w);
+			return rc;
+		}
+	}
+	*out = w;
+	return 0;
+}
+
+int es_watch_fd(const es_watch *w)
+{
+	return w->fd;
+}
+
+void es_watch_drain(es_watch *w)
+{
+	char buf[4096];
+	while (read(w->fd, buf, sizeof buf) > 0)
+		;
+}
+
+void es_watch_close(es_watch *w)
+{
+	if (!w)
+		return;
+	close(w->fd);
+	free(w);
+}
