@@ -17,7 +17,7 @@ PKGS    = yaml-0.1 zlib
 CFLAGS ?= -O2 -g
 ESFLAGS = -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -Ilib \
           $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lyaml -lz)
+LDLIBS  = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lyaml -lz) -pthread
 SANFLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
            -fno-sanitize-recover=all
 

@@ -46,6 +46,9 @@ static struct {
 	const char *reject_path;
 } o = {.delim = '\n', .partition = -1, .sync = -1, .reject_fd = -1};
 
+/* A batch waits for the one being synced; past this size, so does input. */
+#define BATCH_MAX (8u << 20)
+
 static es_producer *prod;
 static uint64_t rejected;
 static es_buf scratch;
@@ -76,6 +79,19 @@ static void flush(void)
 	if (o.ack && out_flush() != 0)
 		cli_die(EX_IOERR_, "cannot write acknowledgements: %s",
 			strerror(errno));
+}
+
+/* Hand the batch to the committer and go on parsing. */
+static void submit(void)
+{
+	es_error err = {{0}};
+	int rc = es_producer_submit(prod, o.ack ? print_ack : NULL, NULL, &err);
+	if (rc) {
+		out_flush();
+		cli_die(cli_status(rc) == EX_FAIL ? EX_IOERR_ : cli_status(rc),
+			"%s; %llu records durable before it", err.msg,
+			(unsigned long long)es_producer_durable(prod));
+	}
 }
 
 /* A record that cannot be written: reject it or stop. */
@@ -159,8 +175,8 @@ static void one_record(const char *file, uint64_t line, const char *rec,
 		rc = ES_EBADJSON;
 	if (rc)
 		bad_record(file, line, rec, len, rc, err.msg);
-	if (es_producer_pending(prod) >= (4u << 20))
-		flush();
+	if (es_producer_pending(prod) >= BATCH_MAX)
+		submit();
 }
 
 /* Would a read of fd block? Then the input paused: time to commit. */
@@ -177,13 +193,6 @@ static int64_t wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void produce_fd(int fd, const char *file, size_t max_rec)
 {
 	/* Room for the longest record and its framing (a key, JSON, base64). */
@@ -192,18 +201,20 @@ static void produce_fd(int fd, const char *file, size_t max_rec)
 		cap = 1u << 20;
 	char *buf = malloc(cap);
 	uint64_t line = 0;
-	int64_t first_pending = -1;
 	int oversized = 0;
 	uint64_t over_len = 0;
 	if (!buf)
 		cli_die(EX_FAIL, "out of memory");
 	for (;;) {
+		/* Group commit: sync when the input pauses (so that an
+		 * acknowledgement never waits for more input); otherwise hand
+		 * the batch over as soon as the committer is free, so that
+		 * batches grow with the load and a sync follows every read. */
 		if (o.sync == ES_SYNC_ALWAYS || es_producer_pending(prod)) {
-			if (o.sync == ES_SYNC_ALWAYS || input_paused(fd) ||
-			    (first_pending >= 0 && mono_ms() - first_pending >= 5)) {
+			if (o.sync == ES_SYNC_ALWAYS || input_paused(fd))
 				flush();
-				first_pending = -1;
-			}
+			else if (!es_producer_busy(prod))
+				submit();
 		}
 		if (start > 0) {
 			memmove(buf, buf + start, end - start);
@@ -245,8 +256,6 @@ static void produce_fd(int fd, const char *file, size_t max_rec)
 			break;
 		end += (size_t)n;
 		int64_t now = wall_ms();
-		if (first_pending < 0)
-			first_pending = mono_ms();
 		char *p = buf + start, *e = buf + end, *d;
 		while ((d = memchr(p, o.delim, (size_t)(e - p)))) {
 			line++;

@@ -235,11 +235,22 @@ size_t es_producer_pending(const es_producer *p);
 /* Write every buffered record, make it durable per the sync mode, publish
  * it to readers, then call ack(arg, partition, offset) for each record in
  * the order it was added. On an I/O error (ENOSPC, EIO, ...) nothing of the
- * failed partition's batch stays on disk; records acknowledged before stay
- * durable; err names the partition and file. */
+ * failed batch stays on disk, nothing after it is written, and records
+ * acknowledged before stay durable: what is acknowledged is always a
+ * prefix of what was added. err names the partition and file. */
 typedef int (*es_ack_fn)(void *arg, uint32_t partition, uint64_t offset);
 int es_producer_flush(es_producer *p, es_ack_fn ack, void *arg,
 		      es_error *err);
+/* Hand what is buffered to the background committer and return at once,
+ * so that the caller can parse the next batch while this one is written and
+ * synced (group commit). Acknowledgements (and errors) of the batch
+ * submitted before are delivered here. es_producer_flush() waits for all. */
+int es_producer_submit(es_producer *p, es_ack_fn ack, void *arg,
+		       es_error *err);
+/* Is a submitted batch still being written and synced? A caller submits
+ * when it is not (so that batches grow under load and stay small when
+ * idle), or when its buffer is large. */
+int es_producer_busy(es_producer *p);
 /* Records made durable (acknowledged) by this producer so far. */
 uint64_t es_producer_durable(const es_producer *p);
 void es_producer_close(es_producer *p);

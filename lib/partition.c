@@ -533,7 +533,14 @@ int es_pwriter_write(es_pwriter *w, unsigned char *recs, size_t len,
 		pos += rsize;
 		p += rsize;
 	}
-	return write_chunk(w, chunk, (size_t)(p - chunk), err);
+	uint64_t from = w->size;
+	rc = write_chunk(w, chunk, (size_t)(p - chunk), err);
+	/* Start the writeback now, so that the device works on every
+	 * partition of a batch at once before the syncs wait for it. */
+	if (!rc && sync != ES_SYNC_NONE && w->size > from)
+		sync_file_range(w->logfd, (off_t)from, (off_t)(w->size - from),
+				SYNC_FILE_RANGE_WRITE);
+	return rc;
 }
 
 int es_pwriter_sync(es_pwriter *w, int sync, es_error *err)

@@ -6,6 +6,7 @@
  * producer are always a prefix of what it was given (a caller can resume
  * from the count). */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -13,19 +14,79 @@
 
 #include "es-int.h"
 
+/* One batch: records per partition, and the partition of each record in
+ * the order it was added (for acknowledgements in input order). */
+struct batch {
+	es_buf *pend;
+	uint64_t *first; /* offset given to each partition's first record */
+	uint32_t *order;
+	size_t norder, cap, bytes;
+};
+
+/* Two batches alternate: the caller fills one while the committer thread
+ * writes and syncs the other, so parsing and disk writes overlap. */
 struct es_producer {
 	es_topic *t;
 	int sync;
 	uint32_t n;
 	es_pwriter *w; /* w[p].t is NULL until partition p is first used */
-	es_buf *pend;  /* encoded records per partition */
-	uint64_t *first;
-	uint32_t *order; /* partition of each pending record, in add order */
-	size_t norder, cap;
+	struct batch b[2];
+	int fill;	/* the batch being filled */
 	uint32_t rr;
 	uint64_t durable;
-	size_t bytes;
+	pthread_t thread;
+	int have_thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int busy;	/* the other batch is submitted and not yet done */
+	int done;	/* ... and it is done: its acks are due */
+	int stop;
+	int rc;		/* the first commit failure; sticks */
+	es_error err;
 };
+
+static int commit(es_producer *p, struct batch *b, es_error *err);
+
+static void *committer(void *arg)
+{
+	es_producer *p = arg;
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (!p->stop && !(p->busy && !p->done))
+			pthread_cond_wait(&p->cv, &p->mu);
+		if (p->stop)
+			break;
+		struct batch *b = &p->b[!p->fill];
+		pthread_mutex_unlock(&p->mu);
+		es_error err = {{0}};
+		int rc = commit(p, b, &err);
+		pthread_mutex_lock(&p->mu);
+		if (rc && !p->rc) {
+			p->rc = rc;
+			p->err = err;
+		}
+		p->done = 1;
+		pthread_cond_broadcast(&p->cv);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+static int batch_init(struct batch *b, uint32_t n)
+{
+	b->pend = calloc(n, sizeof *b->pend);
+	b->first = calloc(n, sizeof *b->first);
+	return b->pend && b->first ? 0 : ENOMEM;
+}
+
+static void batch_free(struct batch *b, uint32_t n)
+{
+	for (uint32_t i = 0; b->pend && i < n; i++)
+		es_buf_free(&b->pend[i]);
+	free(b->pend);
+	free(b->first);
+	free(b->order);
+}
 
 int es_producer_open(es_topic *t, int sync, es_producer **out, es_error *err)
 {
@@ -36,13 +97,20 @@ int es_producer_open(es_topic *t, int sync, es_producer **out, es_error *err)
 	p->sync = sync;
 	p->n = t->cfg.partitions;
 	p->w = calloc(p->n, sizeof *p->w);
-	p->pend = calloc(p->n, sizeof *p->pend);
-	p->first = calloc(p->n, sizeof *p->first);
-	if (!p->w || !p->pend || !p->first) {
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	if (!p->w || batch_init(&p->b[0], p->n) || batch_init(&p->b[1], p->n)) {
 		es_producer_close(p);
 		es_err(err, "out of memory");
 		return ENOMEM;
 	}
+	int rc = pthread_create(&p->thread, NULL, committer, p);
+	if (rc) {
+		es_producer_close(p);
+		es_err(err, "cannot start the committer thread: %s", strerror(rc));
+		return rc;
+	}
+	p->have_thread = 1;
 	/* Keyless records start at a random partition, so that many short
 	 * runs do not all pile onto partition 0. */
 	struct timespec ts;
@@ -56,16 +124,23 @@ void es_producer_close(es_producer *p)
 {
 	if (!p)
 		return;
-	for (uint32_t i = 0; p->w && i < p->n; i++) {
+	if (p->have_thread) {
+		pthread_mutex_lock(&p->mu);
+		while (p->busy && !p->done)
+			pthread_cond_wait(&p->cv, &p->mu);
+		p->stop = 1;
+		pthread_cond_broadcast(&p->cv);
+		pthread_mutex_unlock(&p->mu);
+		pthread_join(p->thread, NULL);
+	}
+	for (uint32_t i = 0; p->w && i < p->n; i++)
 		if (p->w[i].t)
 			es_pwriter_close(&p->w[i]);
-		if (p->pend)
-			es_buf_free(&p->pend[i]);
-	}
+	batch_free(&p->b[0], p->n);
+	batch_free(&p->b[1], p->n);
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->cv);
 	free(p->w);
-	free(p->pend);
-	free(p->first);
-	free(p->order);
 	free(p);
 }
 
@@ -74,6 +149,7 @@ int es_producer_add(es_producer *p, int partition, const void *key,
 		    const void *headers, uint32_t headers_len,
 		    int64_t timestamp, int *partition_out, es_error *err)
 {
+	struct batch *b = &p->b[p->fill];
 	uint64_t size = (uint64_t)(key_len == ES_NULL_LEN ? 0 : key_len) +
 			(value_len == ES_NULL_LEN ? 0 : value_len) + headers_len;
 	if (size > p->t->cfg.max_record_bytes) {
@@ -96,25 +172,25 @@ int es_producer_add(es_producer *p, int partition, const void *key,
 		part = p->rr;
 		p->rr = (p->rr + 1) % p->n;
 	}
-	if (p->norder == p->cap) {
-		size_t cap = p->cap ? p->cap * 2 : 4096;
-		uint32_t *o = realloc(p->order, cap * sizeof *o);
+	if (b->norder == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 4096;
+		uint32_t *o = realloc(b->order, cap * sizeof *o);
 		if (!o)
 			return ENOMEM;
-		p->order = o;
-		p->cap = cap;
+		b->order = o;
+		b->cap = cap;
 	}
 	if (timestamp < 0)
 		timestamp = es_now_ms();
-	size_t before = p->pend[part].len;
-	int rc = es_record_encode(&p->pend[part], timestamp, key, key_len,
+	size_t before = b->pend[part].len;
+	int rc = es_record_encode(&b->pend[part], timestamp, key, key_len,
 				  value, value_len, headers, headers_len);
 	if (rc) {
 		es_err(err, "cannot buffer a record: %s", es_strerror(rc));
 		return rc;
 	}
-	p->bytes += p->pend[part].len - before;
-	p->order[p->norder++] = part;
+	b->bytes += b->pend[part].len - before;
+	b->order[b->norder++] = part;
 	if (partition_out)
 		*partition_out = (int)part;
 	return 0;
@@ -122,7 +198,7 @@ int es_producer_add(es_producer *p, int partition, const void *key,
 
 size_t es_producer_pending(const es_producer *p)
 {
-	return p->bytes;
+	return p->b[p->fill].bytes;
 }
 
 uint64_t es_producer_durable(const es_producer *p)
@@ -130,15 +206,14 @@ uint64_t es_producer_durable(const es_producer *p)
 	return p->durable;
 }
 
-int es_producer_flush(es_producer *p, es_ack_fn ack, void *arg, es_error *err)
+/* Write one batch: lock every partition involved, write, sync, publish. */
+static int commit(es_producer *p, struct batch *b, es_error *err)
 {
-	if (!p->norder)
-		return 0;
 	uint32_t i, locked = 0;
 	int rc = 0;
 	/* Locks are taken in partition order, so producers never deadlock. */
 	for (i = 0; i < p->n && !rc; i++) {
-		if (!p->pend[i].len)
+		if (!b->pend[i].len)
 			continue;
 		if (!p->w[i].t && (rc = es_pwriter_open(p->t, i, &p->w[i], err)))
 			break;
@@ -147,37 +222,84 @@ int es_producer_flush(es_producer *p, es_ack_fn ack, void *arg, es_error *err)
 		locked = i + 1;
 	}
 	for (i = 0; i < locked && !rc; i++) {
-		if (!p->pend[i].len)
+		if (!b->pend[i].len)
 			continue;
-		p->first[i] = p->w[i].next;
-		rc = es_pwriter_write(&p->w[i], (unsigned char *)p->pend[i].data,
-				      p->pend[i].len, p->sync, err);
+		b->first[i] = p->w[i].next;
+		rc = es_pwriter_write(&p->w[i], (unsigned char *)b->pend[i].data,
+				      b->pend[i].len, p->sync, err);
 	}
 	for (i = 0; i < locked && !rc; i++)
-		if (p->pend[i].len)
+		if (b->pend[i].len)
 			rc = es_pwriter_sync(&p->w[i], p->sync, err);
 	for (i = 0; i < locked && !rc; i++)
-		if (p->pend[i].len)
+		if (b->pend[i].len)
 			rc = es_pwriter_publish(&p->w[i], err);
 	for (i = 0; i < locked; i++) {
-		if (!p->pend[i].len)
+		if (!b->pend[i].len)
 			continue;
 		if (rc)
 			es_pwriter_rollback(&p->w[i], p->sync);
 		es_pwriter_unlock(&p->w[i]);
 	}
+	return rc;
+}
+
+/* Wait for the submitted batch, then acknowledge it in input order. */
+static int reap(es_producer *p, es_ack_fn ack, void *arg, es_error *err)
+{
+	pthread_mutex_lock(&p->mu);
+	while (p->busy && !p->done)
+		pthread_cond_wait(&p->cv, &p->mu);
+	int was_busy = p->busy, rc = p->rc;
+	if (rc && err)
+		*err = p->err;
+	p->busy = p->done = 0;
+	pthread_mutex_unlock(&p->mu);
+	if (!was_busy || rc)
+		return rc;
+	struct batch *b = &p->b[!p->fill];
+	for (size_t k = 0; k < b->norder; k++) {
+		uint32_t part = b->order[k];
+		p->durable++;
+		if (ack && !rc)
+			rc = ack(arg, part, b->first[part]++);
+	}
+	for (uint32_t i = 0; i < p->n; i++)
+		b->pend[i].len = 0;
+	b->norder = 0;
+	b->bytes = 0;
+	return rc;
+}
+
+int es_producer_submit(es_producer *p, es_ack_fn ack, void *arg,
+		       es_error *err)
+{
+	int rc = reap(p, ack, arg, err);
 	if (rc)
 		return rc;
-	/* Durable and published: acknowledge in input order. */
-	for (size_t k = 0; k < p->norder; k++) {
-		uint32_t part = p->order[k];
-		p->durable++;
-		if (ack && (rc = ack(arg, part, p->first[part]++)))
-			break;
-	}
-	for (i = 0; i < p->n; i++)
-		p->pend[i].len = 0;
-	p->norder = 0;
-	p->bytes = 0;
+	if (!p->b[p->fill].norder)
+		return 0;
+	pthread_mutex_lock(&p->mu);
+	p->fill = !p->fill;
+	p->busy = 1;
+	p->done = 0;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	return 0;
+}
+
+int es_producer_busy(es_producer *p)
+{
+	pthread_mutex_lock(&p->mu);
+	int busy = p->busy && !p->done;
+	pthread_mutex_unlock(&p->mu);
+	return busy;
+}
+
+int es_producer_flush(es_producer *p, es_ack_fn ack, void *arg, es_error *err)
+{
+	int rc = es_producer_submit(p, ack, arg, err);
+	if (!rc)
+		rc = reap(p, ack, arg, err);
 	return rc;
 }
