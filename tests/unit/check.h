@@ -19,13 +19,18 @@ static int check_count, check_failed, check_current;
 	} while (0)
 
 /* A call that must return 0; on failure print es_strerror and the error. */
+static inline const char *check_errmsg(const es_error *e)
+{
+	return e ? e->msg : "";
+}
+
 #define CHECK_OK(call, errp)                                              \
 	do {                                                              \
 		int rc_ = (call);                                         \
 		if (rc_ != 0) {                                           \
 			printf("# %s:%d: %s: %s: %s\n", __FILE__,         \
 			       __LINE__, #call, es_strerror(rc_),         \
-			       (errp) ? (errp)->msg : "");                \
+			       check_errmsg(errp));                       \
 			check_current = 1;                                \
 		}                                                         \
 	} while (0)
