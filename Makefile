@@ -45,6 +45,11 @@ bin/%: cmd/%.c $(CLI_SRCS) cmd/cli.h build/libes.a
 	@mkdir -p bin
 	$(CC) $(ESFLAGS) $(CFLAGS) -o $@ $< $(CLI_SRCS) build/libes.a $(LDLIBS)
 
+CONSUME_SRCS = cmd/es-consume.c cmd/consume-exec.c cmd/consume-format.c
+bin/es-consume: $(CONSUME_SRCS) cmd/consume.h $(CLI_SRCS) cmd/cli.h build/libes.a
+	@mkdir -p bin
+	$(CC) $(ESFLAGS) $(CFLAGS) -o $@ $(CONSUME_SRCS) $(CLI_SRCS) build/libes.a $(LDLIBS)
+
 # Unit tests, plain and under ASan+UBSan.
 build/unit/%: tests/unit/%.c tests/unit/check.h build/libes.a
 	@mkdir -p build/unit

@@ -292,6 +292,84 @@ int es_watch_fd(const es_watch *w);
 void es_watch_drain(es_watch *w); /* consume pending events */
 void es_watch_close(es_watch *w);
 
+/* ---- consumer groups ------------------------------------------------------ */
+
+/* A group's state lives in TOPIC/groups/NAME/ (es-format(5)): a committed
+ * offset per partition with a bounded commit history, a lock file per
+ * partition held by its owner, one file per live member. No coordinator:
+ * kernel locks are the coordination, so a member killed with SIGKILL loses
+ * its partitions at once and the others take them at their next
+ * rebalance. */
+typedef struct es_group es_group;
+
+#define ES_NO_OFFSET UINT64_MAX
+#define ES_COMMIT_HISTORY 64
+
+typedef struct es_commit_point {
+	int64_t time_ms;
+	uint64_t offset; /* committed offset then */
+	uint64_t end;	 /* the partition's end offset then */
+} es_commit_point;
+
+typedef struct es_commit_info {
+	uint64_t offset; /* next offset to deliver; ES_NO_OFFSET: none yet */
+	int64_t time_ms; /* of the last commit; -1 */
+	uint64_t retries;      /* --exec attempts after a failure, in all */
+	uint64_t dead_letters; /* records sent to a dead-letter topic */
+	uint32_t nhist;	       /* oldest first, at least 2 s apart */
+	es_commit_point hist[ES_COMMIT_HISTORY];
+} es_commit_info;
+
+/* Is NAME a valid group name (a file name: [A-Za-z0-9._-], 1-128)? */
+int es_group_name_ok(const char *name);
+
+/* Join group NAME as a member: creates the group directory if needed and
+ * registers this process (named by its pid) until es_group_leave. */
+int es_group_join(es_topic *t, const char *name, es_group **out,
+		  es_error *err);
+/* Release every partition and unregister. Commit first. */
+void es_group_leave(es_group *g);
+/* Share partitions fairly among the live members: with release set, mark
+ * partitions above this member's fair share to give away (see
+ * es_group_should_release); acquire free partitions up to the share (all
+ * free ones with greedy). Returns the number of partitions newly acquired
+ * (es_group_acquired lists them since the last call), or an error. */
+int es_group_rebalance(es_group *g, int release, int greedy, es_error *err);
+int es_group_owns(const es_group *g, uint32_t p);
+/* Newly acquired partitions since the last call; 1 and *p, or 0. */
+int es_group_acquired(es_group *g, uint32_t *p);
+/* Partitions this member should give away (after committing them); 1 and
+ * *p, or 0. */
+int es_group_should_release(es_group *g, uint32_t *p);
+void es_group_release(es_group *g, uint32_t p);
+uint32_t es_group_owned_count(const es_group *g);
+int es_group_pid(const es_group *g);
+
+/* Commit offset (the next one to deliver) for an owned partition,
+ * durably, with a history point and the given counter increments. */
+int es_group_commit(es_group *g, uint32_t p, uint64_t offset,
+		    uint64_t retries, uint64_t dead_letters, es_error *err);
+
+/* Read without joining (es-lag, es-replay). ENOENT when the partition has
+ * no commit (info->offset is then ES_NO_OFFSET and the rest empty). */
+int es_group_read(es_topic *t, const char *group, uint32_t p,
+		  es_commit_info *info, es_error *err);
+/* Set a commit from outside (es-replay), under es_group_lock_replay. */
+int es_group_write(es_topic *t, const char *group, uint32_t p,
+		   uint64_t offset, es_error *err);
+/* Live members' pids (up to max) and their number. */
+int es_group_members(es_topic *t, const char *group, int *pids, size_t max,
+		     size_t *n, es_error *err);
+/* The live owner of a partition: its pid, or 0. */
+int es_group_owner(es_topic *t, const char *group, uint32_t p, int *pid);
+/* Group names of a topic, sorted; free each and the array. */
+int es_group_list(es_topic *t, char ***names, size_t *n, es_error *err);
+/* Exclusive replay lock: members acquire no partition while it is held.
+ * ES_ELOCKED if another replay holds it; returns a handle (an fd). */
+int es_group_lock_replay(es_topic *t, const char *group, int *handle,
+			 es_error *err);
+void es_group_unlock_replay(int handle);
+
 /* ---- checking and repair -------------------------------------------------- */
 
 enum {

@@ -1,0 +1,464 @@
+/* consume-exec.c - es-consume --exec: at-least-once delivery to a command,
+ * a batch of one partition at a time, with retries, narrowing of a failing
+ * batch down to the failing records, and a dead-letter topic.
+ *
+ * A batch's records are kept in memory until the batch is done, so that a
+ * retry hands the same bytes again. The command reads them from an
+ * anonymous file (memfd) on its stdin: no pipe to block on, whatever it
+ * reads. A batch, or a part of it, is committed only when the command
+ * exited 0 for it; order inside a partition is kept because the parts of a
+ * batch run left to right and a partition has one batch at a time. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "consume.h"
+
+struct brec {
+	uint64_t offset;
+	int64_t ts;
+	size_t at; /* in the arena: key, value, headers */
+	uint32_t klen, vlen, hlen;
+	uint32_t attempts; /* times handed to CMD */
+};
+
+struct range {
+	size_t lo, hi;
+};
+
+enum { J_IDLE, J_READY, J_RUNNING, J_BACKOFF };
+
+struct job {
+	struct part *pp;
+	int state;
+	es_buf arena;
+	struct brec *recs;
+	size_t n, cap;
+	struct range cur;
+	struct range *stack; /* the parts of the batch still to run */
+	size_t nstack, capstack;
+	int narrowing;
+	uint32_t attempt; /* runs of the current range */
+	pid_t pid;
+	int64_t wake;
+	uint64_t retries; /* not yet committed */
+	int status;	  /* the last exit status */
+};
+
+static int chld_pipe[2] = {-1, -1};
+static es_topic *dlt;
+static es_producer *dlt_prod;
+
+static void on_chld(int sig)
+{
+	(void)sig;
+	int e = errno;
+	if (write(chld_pipe[1], "", 1) < 0) {
+		/* full: a wake-up is pending anyway */
+	}
+	errno = e;
+}
+
+static void to_record(const struct job *j, size_t i, es_record *r)
+{
+	const struct brec *b = &j->recs[i];
+	const unsigned char *p = (const unsigned char *)j->arena.data + b->at;
+	r->offset = b->offset;
+	r->timestamp = b->ts;
+	r->key_len = b->klen;
+	r->key = b->klen == ES_NULL_LEN ? NULL : p;
+	p += b->klen == ES_NULL_LEN ? 0 : b->klen;
+	r->value_len = b->vlen;
+	r->value = b->vlen == ES_NULL_LEN ? NULL : p;
+	p += b->vlen == ES_NULL_LEN ? 0 : b->vlen;
+	r->headers = p;
+	r->headers_len = b->hlen;
+}
+
+static void keep(es_buf *a, const void *p, uint32_t len)
+{
+	if (len != ES_NULL_LEN && es_buf_append(a, p, len))
+		cli_die(EX_FAIL, "out of memory");
+}
+
+/* Read the next batch of the job's partition; 1 if it has records. */
+static int fill(struct job *j)
+{
+	struct part *pp = j->pp;
+	j->n = 0;
+	j->arena.len = 0;
+	j->nstack = 0;
+	j->narrowing = 0;
+	j->attempt = 0;
+	j->retries = 0;
+	while (j->n < o.batch) {
+		es_record r;
+		es_error err = {{0}};
+		int rc = es_reader_next(pp->r, pp->limit, &r, &err);
+		if (rc == 0)
+			break;
+		if (rc < 0) {
+			if (rc == ES_ECORRUPT && o.skip_corrupt) {
+				cli_warn("%s (skipped)", err.msg);
+				if ((rc = es_reader_skip_corrupt(pp->r, &err)))
+					cli_die(cli_status(rc), "%s", err.msg);
+				continue;
+			}
+			if (j->n)
+				break; /* deliver what is before it first */
+			cli_die(cli_status(rc), "%s", err.msg);
+		}
+		if (j->n == j->cap) {
+			j->cap = j->cap ? j->cap * 2 : 64;
+			j->recs = realloc(j->recs, j->cap * sizeof *j->recs);
+			if (!j->recs)
+				cli_die(EX_FAIL, "out of memory");
+		}
+		struct brec *b = &j->recs[j->n++];
+		b->offset = r.offset;
+		b->ts = r.timestamp;
+		b->at = j->arena.len;
+		b->klen = r.key_len;
+		b->vlen = r.value_len;
+		b->hlen = r.headers_len;
+		b->attempts = 0;
+		keep(&j->arena, r.key, r.key_len);
+		keep(&j->arena, r.value, r.value_len);
+		keep(&j->arena, r.headers, r.headers_len);
+	}
+	if (!j->n)
+		return 0;
+	j->cur = (struct range){0, j->n};
+	j->state = J_READY;
+	return 1;
+}
+
+static void spawn(struct job *j)
+{
+	static es_buf fmt;
+	fmt.len = 0;
+	for (size_t i = j->cur.lo; i < j->cur.hi; i++) {
+		es_record r;
+		to_record(j, i, &r);
+		format_record(&fmt, j->pp->id, &r);
+		j->recs[i].attempts++;
+	}
+	int fd = memfd_create("es-batch", MFD_CLOEXEC);
+	if (fd < 0 || cli_write_all(fd, fmt.data, fmt.len) ||
+	    lseek(fd, 0, SEEK_SET) != 0)
+		cli_die(EX_IOERR_, "cannot stage a batch: %s", strerror(errno));
+	j->attempt++;
+	char env[7][64];
+	snprintf(env[0], 64, "%u", j->pp->id);
+	snprintf(env[1], 64, "%" PRIu64, j->recs[j->cur.lo].offset);
+	snprintf(env[2], 64, "%" PRIu64, j->recs[j->cur.hi - 1].offset);
+	snprintf(env[3], 64, "%zu", j->cur.hi - j->cur.lo);
+	snprintf(env[4], 64, "%u", j->attempt);
+	out_flush(); /* the command shares our stdout */
+	pid_t pid = fork();
+	if (pid < 0)
+		cli_die(EX_TEMPFAIL_, "cannot fork: %s", strerror(errno));
+	if (pid == 0) {
+		dup2(fd, 0);
+		/* Ignored signals stay ignored across exec: undo ours. */
+		signal(SIGPIPE, SIG_DFL);
+		signal(SIGXFSZ, SIG_DFL);
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		setenv("ES_TOPIC", o.topic, 1);
+		setenv("ES_GROUP", o.group, 1);
+		setenv("ES_PARTITION", env[0], 1);
+		setenv("ES_FIRST_OFFSET", env[1], 1);
+		setenv("ES_LAST_OFFSET", env[2], 1);
+		setenv("ES_COUNT", env[3], 1);
+		setenv("ES_ATTEMPT", env[4], 1);
+		execl("/bin/sh", "sh", "-c", o.exec, (char *)NULL);
+		_exit(127);
+	}
+	close(fd);
+	j->pid = pid;
+	j->state = J_RUNNING;
+}
+
+static void commit_to(es_group *g, struct job *j, uint64_t offset,
+		      uint64_t dead)
+{
+	es_error err = {{0}};
+	int rc = es_group_commit(g, j->pp->id, offset, j->retries, dead, &err);
+	if (rc)
+		cli_die(cli_status(rc) == EX_FAIL ? EX_IOERR_ : cli_status(rc),
+			"%s", err.msg);
+	j->retries = 0;
+	j->pp->committed = offset;
+	j->pp->commit_ms = mono_ms();
+}
+
+static void dead_letter(es_topic *t, struct job *j, size_t i)
+{
+	es_error err = {{0}};
+	int rc;
+	if (!dlt) {
+		const char *path = cli_topic_path(o.dead_letter);
+		if (!es_topic_exists(path)) {
+			es_config c;
+			es_config_default(&c);
+			c.partitions = es_topic_config(t)->partitions;
+			rc = es_topic_create(path, &c, &err);
+			if (rc && rc != EEXIST)
+				cli_die(EX_CANTCREAT_, "%s", err.msg);
+		}
+		dlt = cli_open_topic(o.dead_letter);
+		if ((rc = es_producer_open(dlt, es_topic_config(dlt)->sync,
+					   &dlt_prod, &err)))
+			cli_die(cli_status(rc), "%s", err.msg);
+	}
+	es_record r;
+	to_record(j, i, &r);
+	es_buf h = {0};
+	es_buf_append(&h, r.headers, r.headers_len);
+	char num[4][32];
+	snprintf(num[0], 32, "%u", j->pp->id);
+	snprintf(num[1], 32, "%" PRIu64, r.offset);
+	snprintf(num[2], 32, "%u", j->recs[i].attempts);
+	snprintf(num[3], 32, "%d", j->status);
+	const char *names[6] = {"es.origin.topic", "es.origin.partition",
+				"es.origin.offset", "es.group", "es.attempts",
+				"es.exit.status"};
+	const char *vals[6] = {o.topic, num[0], num[1], o.group, num[2], num[3]};
+	for (int k = 0; k < 6; k++)
+		es_header_add(&h, names[k], strlen(names[k]), vals[k],
+			      strlen(vals[k]));
+	uint32_t n = es_topic_config(dlt)->partitions;
+	int part = r.key_len == ES_NULL_LEN ? (int)(j->pp->id % n) : -1;
+	rc = es_producer_add(dlt_prod, part, r.key, r.key_len, r.value,
+			     r.value_len, h.data, (uint32_t)h.len, r.timestamp,
+			     NULL, &err);
+	if (!rc)
+		rc = es_producer_flush(dlt_prod, NULL, NULL, &err);
+	es_buf_free(&h);
+	if (rc)
+		cli_die(cli_status(rc), "dead-letter topic '%s': %s", o.dead_letter,
+			err.msg);
+	cli_warn("partition %u, offset %" PRIu64 ": command failed (exit status "
+		 "%d) %u times; sent to '%s'", j->pp->id, r.offset, j->status,
+		 j->recs[i].attempts, o.dead_letter);
+}
+
+/* The range that just ran is done (succeeded or dead-lettered): on to the
+ * next part of the batch, or the next batch. */
+static void next_part(struct job *j)
+{
+	j->attempt = 0;
+	if (j->nstack) {
+		j->cur = j->stack[--j->nstack];
+		j->state = J_READY;
+	} else {
+		j->state = J_IDLE;
+	}
+}
+
+static void push(struct job *j, struct range r)
+{
+	if (j->nstack == j->capstack) {
+		j->capstack = j->capstack ? j->capstack * 2 : 16;
+		j->stack = realloc(j->stack, j->capstack * sizeof *j->stack);
+		if (!j->stack)
+			cli_die(EX_FAIL, "out of memory");
+	}
+	j->stack[j->nstack++] = r;
+}
+
+/* Returns 0, or an exit status to stop with (75). */
+static int finished(es_topic *t, es_group *g, struct job *j, int wstatus)
+{
+	j->pid = 0;
+	j->status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus)
+					: 128 + WTERMSIG(wstatus);
+	if (j->status == 0) {
+		commit_to(g, j, j->recs[j->cur.hi - 1].offset + 1, 0);
+		next_part(j);
+		return 0;
+	}
+	j->retries++;
+	size_t len = j->cur.hi - j->cur.lo;
+	if (len > 1 && (j->narrowing || j->attempt > o.retries)) {
+		/* Narrow: run each half; only failing records remain. */
+		size_t mid = j->cur.lo + len / 2;
+		push(j, (struct range){mid, j->cur.hi});
+		j->cur.hi = mid;
+		j->narrowing = 1;
+		j->attempt = 0;
+		j->state = J_READY;
+		return 0;
+	}
+	if (j->attempt <= o.retries) {
+		int64_t delay = o.backoff_ms;
+		for (uint32_t k = 1; k < j->attempt && delay < 3600000; k++)
+			delay *= 2;
+		j->wake = mono_ms() + delay;
+		j->state = J_BACKOFF;
+		return 0;
+	}
+	/* One record that keeps failing. */
+	const struct brec *b = &j->recs[j->cur.lo];
+	if (o.dead_letter) {
+		dead_letter(t, j, j->cur.lo);
+		commit_to(g, j, b->offset + 1, 1);
+		next_part(j);
+		return 0;
+	}
+	commit_to(g, j, b->offset, 0);
+	cli_error("partition %u, offset %" PRIu64 ": command failed (exit status "
+		  "%d) after %u attempts; committed up to it, so the next run "
+		  "retries it", j->pp->id, b->offset, j->status, b->attempts);
+	j->state = J_IDLE;
+	j->n = 0;
+	return EX_TEMPFAIL_;
+}
+
+static void exec_commit_fn(es_group *g, struct part *pp)
+{
+	(void)g;
+	(void)pp; /* every finished batch is committed already */
+}
+
+int exec_run(es_topic *t, es_group *g, struct part *parts, uint32_t np,
+	     es_watch *watch)
+{
+	struct job *jobs = calloc(np, sizeof *jobs);
+	if (!jobs || pipe2(chld_pipe, O_NONBLOCK | O_CLOEXEC) != 0)
+		cli_die(EX_FAIL, "cannot set up --exec: %s", strerror(errno));
+	for (uint32_t i = 0; i < np; i++)
+		jobs[i].pp = &parts[i];
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_chld;
+	sa.sa_flags = SA_NOCLDSTOP;
+	sigaction(SIGCHLD, &sa, NULL);
+	int64_t started = mono_ms(), last_work = started, last_rebalance = started;
+	int status = 0, stopping = 0;
+	uint32_t running = 0, rr = 0;
+	for (;;) {
+		int64_t now = mono_ms();
+		if (cli_signal || status ||
+		    (o.timeout_ms >= 0 && now - started >= o.timeout_ms))
+			stopping = 1;
+		/* Start what can start, a partition after another. */
+		int pending = 0;
+		for (uint32_t k = 0; k < np; k++) {
+			struct job *j = &jobs[(rr + k) % np];
+			if (!j->pp->active)
+				continue;
+			if (j->state == J_BACKOFF && now >= j->wake)
+				j->state = J_READY;
+			if (j->state == J_IDLE && !stopping && !j->pp->done) {
+				if (fill(j))
+					last_work = now;
+				else if (!o.follow)
+					j->pp->done = 1;
+			}
+			if (j->state != J_IDLE)
+				pending = 1;
+			if (j->state == J_READY && !stopping && running < o.jobs) {
+				spawn(j);
+				running++;
+			}
+		}
+		rr++;
+		if (stopping && !running)
+			break;
+		if (!pending && !stopping) {
+			if (!o.follow) {
+				int more = 0;
+				for (uint32_t i = 0; i < np; i++)
+					if (parts[i].active && !parts[i].done)
+						more = 1;
+				if (!more &&
+				    !group_rebalance(t, g, parts, 0, 1, exec_commit_fn))
+					break;
+				continue;
+			}
+			if (o.idle_ms >= 0 && now - last_work >= o.idle_ms)
+				break;
+		}
+		if (o.follow && now - last_rebalance >= 500) {
+			/* Give away only partitions with no batch in hand. */
+			es_error err = {{0}};
+			int rc = es_group_rebalance(g, 1, 0, &err);
+			if (rc < 0)
+				cli_die(cli_status(-rc), "%s", err.msg);
+			uint32_t p;
+			while (es_group_should_release(g, &p)) {
+				if (jobs[p].state != J_IDLE)
+					break;
+				es_reader_close(parts[p].r);
+				parts[p].r = NULL;
+				parts[p].active = 0;
+				es_group_release(g, p);
+			}
+			while (es_group_acquired(g, &p))
+				group_open_part(t, &parts[p]);
+			last_rebalance = now;
+		}
+		/* Sleep until a child ends, records arrive, a backoff ends, or
+		 * it is time to look at the group. */
+		int wait = 500;
+		for (uint32_t i = 0; i < np; i++)
+			if (jobs[i].state == J_BACKOFF) {
+				int64_t left = jobs[i].wake - now;
+				if (left < wait)
+					wait = left > 0 ? (int)left : 0;
+			}
+		if (!o.follow && !running && !pending)
+			wait = 0;
+		if (o.timeout_ms >= 0 && !stopping) {
+			int64_t left = o.timeout_ms - (now - started);
+			if (left < wait)
+				wait = left > 0 ? (int)left : 0;
+		}
+		struct pollfd pfd[2] = {{chld_pipe[0], POLLIN, 0},
+					{watch ? es_watch_fd(watch) : -1, POLLIN, 0}};
+		if (running || pending || o.follow)
+			poll(pfd, 2, wait);
+		char buf[64];
+		while (read(chld_pipe[0], buf, sizeof buf) > 0)
+			;
+		if (watch)
+			es_watch_drain(watch);
+		int ws;
+		pid_t pid;
+		while ((pid = waitpid(-1, &ws, WNOHANG)) > 0) {
+			for (uint32_t i = 0; i < np; i++) {
+				if (jobs[i].state != J_RUNNING || jobs[i].pid != pid)
+					continue;
+				running--;
+				int st = finished(t, g, &jobs[i], ws);
+				if (st && !status)
+					status = st;
+				last_work = mono_ms();
+			}
+		}
+	}
+	for (uint32_t i = 0; i < np; i++) {
+		es_buf_free(&jobs[i].arena);
+		free(jobs[i].recs);
+		free(jobs[i].stack);
+	}
+	free(jobs);
+	if (dlt_prod)
+		es_producer_close(dlt_prod);
+	if (dlt)
+		es_topic_close(dlt);
+	close(chld_pipe[0]);
+	close(chld_pipe[1]);
+	return status;
+}

@@ -1,0 +1,614 @@
+/* group.c - consumer groups: members, partition ownership, durable commits
+ * with history, and the replay lock; all with files and flock, no daemon.
+ *
+ * TOPIC/groups/NAME/
+ *   members/PID-NONCE  one per live member, flock'ed LOCK_EX for its life
+ *   P.lock             held LOCK_EX by the owner of partition P; holds its pid
+ *   P.commit           the committed offset, counters and history of P,
+ *                      replaced durably (es_replace_file) on each commit
+ *   replay.lock        LOCK_EX while es-replay applies; members take it
+ *                      LOCK_SH (non-blocking) to acquire a partition
+ *
+ * NOTES
+ * (1) A partition has at most one owner: the holder of P.lock. The kernel
+ *     drops the lock when the owner dies, however it dies.
+ * (2) An owner reads P.commit only after taking P.lock, and commits before
+ *     releasing it, so a record is handed to one member at a time.
+ * (3) Lock files are never renamed or unlinked (a lock on an unlinked file
+ *     would lock nothing), and are opened O_CLOEXEC so that --exec children
+ *     never keep a partition after their parent died.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "es-int.h"
+
+#define COMMIT_HDR 48
+#define COMMIT_POINT 24
+#define HIST_GAP_MS 2000
+
+struct es_group {
+	es_topic *t;
+	char *name;
+	int dirfd, memfd;
+	char member[64];
+	uint32_t n;
+	int *lockfd;		/* per partition, -1 unless owned */
+	unsigned char *fresh;	/* acquired, not yet reported */
+	unsigned char *give;	/* to release */
+	uint32_t owned;
+};
+
+int es_group_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+	if (n == 0 || n > 128 || name[0] == '.')
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+/* The group directory, created (durably) when create is set. */
+static int group_dir(es_topic *t, const char *name, int create, es_error *err)
+{
+	if (!es_group_name_ok(name)) {
+		es_err(err, "bad group name '%s' (use letters, digits, '.', '_', '-')",
+		       name);
+		return -ES_EUSAGE;
+	}
+	char path[300];
+	snprintf(path, sizeof path, "groups/%s", name);
+	int fd = openat(t->dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0 || !create || errno != ENOENT) {
+		if (fd < 0) {
+			int rc = errno;
+			if (rc != ENOENT)
+				es_err(err, "cannot open group '%s': %s", name,
+				       strerror(rc));
+			else
+				es_err(err, "no group '%s'", name);
+			return -rc;
+		}
+		return fd;
+	}
+	if ((mkdirat(t->dirfd, "groups", 0755) != 0 && errno != EEXIST) ||
+	    (mkdirat(t->dirfd, path, 0755) != 0 && errno != EEXIST)) {
+		int rc = errno;
+		es_err(err, "cannot create group '%s': %s", name, strerror(rc));
+		return -rc;
+	}
+	int gfd = openat(t->dirfd, "groups", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (gfd >= 0) {
+		fsync(gfd);
+		close(gfd);
+	}
+	fd = openat(t->dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		int rc = errno;
+		es_err(err, "cannot open group '%s': %s", name, strerror(rc));
+		return -rc;
+	}
+	if (mkdirat(fd, "members", 0755) != 0 && errno != EEXIST) {
+		int rc = errno;
+		close(fd);
+		es_err(err, "cannot create group '%s': %s", name, strerror(rc));
+		return -rc;
+	}
+	fsync(fd);
+	return fd;
+}
+
+int es_group_join(es_topic *t, const char *name, es_group **out, es_error *err)
+{
+	int dfd = group_dir(t, name, 1, err);
+	if (dfd < 0)
+		return -dfd;
+	es_group *g = calloc(1, sizeof *g);
+	if (!g) {
+		close(dfd);
+		return ENOMEM;
+	}
+	g->t = t;
+	g->dirfd = dfd;
+	g->memfd = -1;
+	g->n = t->cfg.partitions;
+	g->name = strdup(name);
+	g->lockfd = malloc(g->n * sizeof *g->lockfd);
+	g->fresh = calloc(g->n, 1);
+	g->give = calloc(g->n, 1);
+	if (!g->name || !g->lockfd || !g->fresh || !g->give) {
+		es_group_leave(g);
+		return ENOMEM;
+	}
+	for (uint32_t i = 0; i < g->n; i++)
+		g->lockfd[i] = -1;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(g->member, sizeof g->member, "members/%d-%lld%09ld",
+		 (int)getpid(), (long long)ts.tv_sec, ts.tv_nsec);
+	g->memfd = openat(dfd, g->member, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+			  0644);
+	if (g->memfd < 0 || flock(g->memfd, LOCK_EX) != 0) {
+		int rc = errno;
+		es_err(err, "cannot join group '%s': %s", name, strerror(rc));
+		es_group_leave(g);
+		return rc;
+	}
+	*out = g;
+	return 0;
+}
+
+void es_group_leave(es_group *g)
+{
+	if (!g)
+		return;
+	for (uint32_t i = 0; g->lockfd && i < g->n; i++)
+		es_group_release(g, i);
+	if (g->memfd >= 0) {
+		unlinkat(g->dirfd, g->member, 0);
+		close(g->memfd);
+	}
+	close(g->dirfd);
+	free(g->name);
+	free(g->lockfd);
+	free(g->fresh);
+	free(g->give);
+	free(g);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Live members' file names, sorted; dead members' files are removed. */
+static int live_members(int gfd, char ***names, size_t *n)
+{
+	*names = NULL;
+	*n = 0;
+	int fd = openat(gfd, "members", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : errno;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return errno;
+	}
+	struct dirent *e;
+	char **v = NULL;
+	size_t k = 0;
+	int rc = 0;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		int mfd = openat(dirfd(d), e->d_name, O_RDONLY | O_CLOEXEC);
+		if (mfd < 0)
+			continue;
+		/* Getting the lock means its holder is gone. */
+		if (flock(mfd, LOCK_SH | LOCK_NB) == 0) {
+			unlinkat(dirfd(d), e->d_name, 0);
+			close(mfd);
+			continue;
+		}
+		close(mfd);
+		char **nv = realloc(v, (k + 1) * sizeof *v);
+		if (!nv || !(nv[k] = strdup(e->d_name))) {
+			rc = ENOMEM;
+			v = nv ? nv : v;
+			break;
+		}
+		v = nv;
+		k++;
+	}
+	closedir(d);
+	if (rc) {
+		for (size_t i = 0; i < k; i++)
+			free(v[i]);
+		free(v);
+		return rc;
+	}
+	qsort(v, k, sizeof *v, cmp_str);
+	*names = v;
+	*n = k;
+	return 0;
+}
+
+static void free_names(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static int try_acquire(es_group *g, uint32_t p)
+{
+	char name[32];
+	snprintf(name, sizeof name, "%u.lock", p);
+	int fd = openat(g->dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return 0;
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		close(fd);
+		return 0;
+	}
+	/* The owner's pid, for es-lag and es-replay's messages. */
+	char pid[24];
+	int len = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) == 0)
+		es_pwrite_all(fd, pid, (size_t)len, 0);
+	g->lockfd[p] = fd;
+	g->fresh[p] = 1;
+	g->owned++;
+	return 1;
+}
+
+int es_group_rebalance(es_group *g, int release, int greedy, es_error *err)
+{
+	char **names;
+	size_t nm;
+	int rc = live_members(g->dirfd, &names, &nm);
+	if (rc) {
+		es_err(err, "group '%s': cannot list members: %s", g->name,
+		       strerror(rc));
+		return -rc;
+	}
+	size_t rank = 0;
+	const char *me = g->member + strlen("members/");
+	for (size_t i = 0; i < nm; i++)
+		if (!strcmp(names[i], me))
+			rank = i;
+	free_names(names, nm);
+	if (nm == 0) /* our own file vanished: count ourselves anyway */
+		nm = 1;
+	uint32_t share = g->n / (uint32_t)nm + (rank < g->n % nm ? 1 : 0);
+	memset(g->give, 0, g->n);
+	if (release && g->owned > share) {
+		uint32_t extra = g->owned - share;
+		for (uint32_t p = g->n; p-- > 0 && extra;)
+			if (g->lockfd[p] >= 0) {
+				g->give[p] = 1;
+				extra--;
+			}
+	}
+	if (!greedy && g->owned >= share)
+		return 0;
+	/* No partition is taken while a replay applies. */
+	int rfd = openat(g->dirfd, "replay.lock", O_RDWR | O_CREAT | O_CLOEXEC,
+			 0644);
+	if (rfd < 0 || flock(rfd, LOCK_SH | LOCK_NB) != 0) {
+		if (rfd >= 0)
+			close(rfd);
+		return 0;
+	}
+	int got = 0;
+	/* Start at a different place per member so they do not all race for
+	 * partition 0. */
+	uint32_t start = (uint32_t)((rank * g->n) / nm);
+	for (uint32_t k = 0; k < g->n && (greedy || g->owned < share); k++) {
+		uint32_t p = (start + k) % g->n;
+		if (g->lockfd[p] < 0)
+			got += try_acquire(g, p);
+	}
+	close(rfd);
+	return got;
+}
+
+int es_group_owns(const es_group *g, uint32_t p)
+{
+	return p < g->n && g->lockfd[p] >= 0;
+}
+
+uint32_t es_group_owned_count(const es_group *g)
+{
+	return g->owned;
+}
+
+int es_group_pid(const es_group *g)
+{
+	(void)g;
+	return (int)getpid();
+}
+
+int es_group_acquired(es_group *g, uint32_t *p)
+{
+	for (uint32_t i = 0; i < g->n; i++)
+		if (g->fresh[i]) {
+			g->fresh[i] = 0;
+			*p = i;
+			return 1;
+		}
+	return 0;
+}
+
+int es_group_should_release(es_group *g, uint32_t *p)
+{
+	for (uint32_t i = 0; i < g->n; i++)
+		if (g->give[i]) {
+			*p = i;
+			return 1;
+		}
+	return 0;
+}
+
+void es_group_release(es_group *g, uint32_t p)
+{
+	if (p >= g->n || g->lockfd[p] < 0)
+		return;
+	/* Closing the descriptor drops the lock. */
+	close(g->lockfd[p]);
+	g->lockfd[p] = -1;
+	g->fresh[p] = g->give[p] = 0;
+	g->owned--;
+}
+
+/* Commit file: "ESGC", u32 version 1, u64 offset, i64 time, u64 retries,
+ * u64 dead letters, u32 history count, u32 reserved, then count points of
+ * {i64 time, u64 offset, u64 end}, then u32 CRC-32C of all before it. */
+static int commit_unpack(const unsigned char *p, size_t len, es_commit_info *c)
+{
+	if (len < COMMIT_HDR + 4 || memcmp(p, "ESGC", 4) != 0)
+		return ES_ECORRUPT;
+	uint32_t nh = get32(p + 40);
+	if (nh > ES_COMMIT_HISTORY ||
+	    len != COMMIT_HDR + (size_t)nh * COMMIT_POINT + 4 ||
+	    es_crc32c(0, p, len - 4) != get32(p + len - 4))
+		return ES_ECORRUPT;
+	if (get32(p + 4) != 1)
+		return ES_EFORMAT;
+	c->offset = get64(p + 8);
+	c->time_ms = (int64_t)get64(p + 16);
+	c->retries = get64(p + 24);
+	c->dead_letters = get64(p + 32);
+	c->nhist = nh;
+	for (uint32_t i = 0; i < nh; i++) {
+		const unsigned char *q = p + COMMIT_HDR + i * COMMIT_POINT;
+		c->hist[i].time_ms = (int64_t)get64(q);
+		c->hist[i].offset = get64(q + 8);
+		c->hist[i].end = get64(q + 16);
+	}
+	return 0;
+}
+
+static size_t commit_pack(unsigned char *p, const es_commit_info *c)
+{
+	memset(p, 0, COMMIT_HDR);
+	memcpy(p, "ESGC", 4);
+	put32(p + 4, 1);
+	put64(p + 8, c->offset);
+	put64(p + 16, (uint64_t)c->time_ms);
+	put64(p + 24, c->retries);
+	put64(p + 32, c->dead_letters);
+	put32(p + 40, c->nhist);
+	for (uint32_t i = 0; i < c->nhist; i++) {
+		unsigned char *q = p + COMMIT_HDR + i * COMMIT_POINT;
+		put64(q, (uint64_t)c->hist[i].time_ms);
+		put64(q + 8, c->hist[i].offset);
+		put64(q + 16, c->hist[i].end);
+	}
+	size_t len = COMMIT_HDR + (size_t)c->nhist * COMMIT_POINT;
+	put32(p + len, es_crc32c(0, p, len));
+	return len + 4;
+}
+
+static int read_commit(int gfd, const char *group, uint32_t p,
+		       es_commit_info *c, es_error *err)
+{
+	char name[32];
+	memset(c, 0, sizeof *c);
+	c->offset = ES_NO_OFFSET;
+	c->time_ms = -1;
+	snprintf(name, sizeof name, "%u.commit", p);
+	es_buf b = {0};
+	int rc = es_read_small(gfd, name, &b, 1 << 16);
+	if (rc == 0)
+		rc = commit_unpack((unsigned char *)b.data, b.len, c);
+	if (rc && rc != ENOENT)
+		es_err(err, "group '%s', partition %u: bad commit file: %s",
+		       group, p, es_strerror(rc));
+	if (rc == ES_ECORRUPT) {
+		c->offset = ES_NO_OFFSET;
+		c->nhist = 0;
+	}
+	es_buf_free(&b);
+	return rc;
+}
+
+static int write_commit(es_topic *t, int gfd, const char *group, uint32_t p,
+			uint64_t offset, uint64_t retries, uint64_t dead,
+			es_error *err)
+{
+	es_commit_info c;
+	int rc = read_commit(gfd, group, p, &c, NULL);
+	if (rc && rc != ENOENT && rc != ES_ECORRUPT) {
+		es_err(err, "group '%s', partition %u: cannot read commit: %s",
+		       group, p, es_strerror(rc));
+		return rc;
+	}
+	uint64_t end = offset;
+	es_partition_end(t, p, &end, NULL);
+	int64_t now = es_now_ms();
+	c.offset = offset;
+	c.time_ms = now;
+	c.retries += retries;
+	c.dead_letters += dead;
+	es_commit_point pt = {now, offset, end};
+	/* One point per few seconds, the newest overwritten in between, so
+	 * that a bounded history spans minutes of activity. */
+	if (c.nhist && now - c.hist[c.nhist > 1 ? c.nhist - 2 : 0].time_ms <
+			       HIST_GAP_MS && c.nhist > 1) {
+		c.hist[c.nhist - 1] = pt;
+	} else {
+		if (c.nhist == ES_COMMIT_HISTORY) {
+			memmove(c.hist, c.hist + 1,
+				(ES_COMMIT_HISTORY - 1) * sizeof *c.hist);
+			c.nhist--;
+		}
+		c.hist[c.nhist++] = pt;
+	}
+	unsigned char buf[COMMIT_HDR + ES_COMMIT_HISTORY * COMMIT_POINT + 4];
+	size_t len = commit_pack(buf, &c);
+	char name[32];
+	snprintf(name, sizeof name, "%u.commit", p);
+	rc = es_replace_file(gfd, name, buf, len);
+	if (rc)
+		es_err(err, "group '%s', partition %u: cannot commit: %s", group,
+		       p, strerror(rc));
+	return rc;
+}
+
+int es_group_commit(es_group *g, uint32_t p, uint64_t offset,
+		    uint64_t retries, uint64_t dead_letters, es_error *err)
+{
+	if (!es_group_owns(g, p)) {
+		es_err(err, "group '%s': partition %u is not ours to commit",
+		       g->name, p);
+		return ES_ELOCKED;
+	}
+	return write_commit(g->t, g->dirfd, g->name, p, offset, retries,
+			    dead_letters, err);
+}
+
+int es_group_read(es_topic *t, const char *group, uint32_t p,
+		  es_commit_info *info, es_error *err)
+{
+	int gfd = group_dir(t, group, 0, err);
+	if (gfd < 0) {
+		memset(info, 0, sizeof *info);
+		info->offset = ES_NO_OFFSET;
+		info->time_ms = -1;
+		return -gfd;
+	}
+	int rc = read_commit(gfd, group, p, info, err);
+	close(gfd);
+	return rc;
+}
+
+int es_group_write(es_topic *t, const char *group, uint32_t p,
+		   uint64_t offset, es_error *err)
+{
+	int gfd = group_dir(t, group, 1, err);
+	if (gfd < 0)
+		return -gfd;
+	int rc = write_commit(t, gfd, group, p, offset, 0, 0, err);
+	close(gfd);
+	return rc;
+}
+
+int es_group_members(es_topic *t, const char *group, int *pids, size_t max,
+		     size_t *n, es_error *err)
+{
+	*n = 0;
+	int gfd = group_dir(t, group, 0, err);
+	if (gfd < 0)
+		return -gfd == ENOENT ? 0 : -gfd;
+	char **names;
+	size_t k;
+	int rc = live_members(gfd, &names, &k);
+	close(gfd);
+	if (rc) {
+		es_err(err, "group '%s': cannot list members: %s", group,
+		       strerror(rc));
+		return rc;
+	}
+	for (size_t i = 0; i < k; i++)
+		if (i < max)
+			pids[i] = atoi(names[i]);
+	*n = k;
+	free_names(names, k);
+	return 0;
+}
+
+int es_group_owner(es_topic *t, const char *group, uint32_t p, int *pid)
+{
+	*pid = 0;
+	char name[300];
+	snprintf(name, sizeof name, "groups/%s/%u.lock", group, p);
+	int fd = openat(t->dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (flock(fd, LOCK_SH | LOCK_NB) != 0) {
+		char buf[24] = {0};
+		if (es_pread_full(fd, buf, sizeof buf - 1, 0) > 0)
+			*pid = atoi(buf);
+		if (*pid <= 0)
+			*pid = -1; /* owned, pid unknown */
+	}
+	close(fd);
+	return 0;
+}
+
+int es_group_list(es_topic *t, char ***names, size_t *n, es_error *err)
+{
+	*names = NULL;
+	*n = 0;
+	int fd = openat(t->dirfd, "groups", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : errno;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return errno;
+	}
+	struct dirent *e;
+	char **v = NULL;
+	size_t k = 0;
+	while ((e = readdir(d))) {
+		if (!es_group_name_ok(e->d_name))
+			continue;
+		char **nv = realloc(v, (k + 1) * sizeof *v);
+		if (!nv || !(nv[k] = strdup(e->d_name))) {
+			free(nv ? nv : v);
+			closedir(d);
+			es_err(err, "out of memory");
+			return ENOMEM;
+		}
+		v = nv;
+		k++;
+	}
+	closedir(d);
+	qsort(v, k, sizeof *v, cmp_str);
+	*names = v;
+	*n = k;
+	return 0;
+}
+
+int es_group_lock_replay(es_topic *t, const char *group, int *handle,
+			 es_error *err)
+{
+	int gfd = group_dir(t, group, 1, err);
+	if (gfd < 0)
+		return -gfd;
+	int fd = openat(gfd, "replay.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	close(gfd);
+	if (fd < 0) {
+		int rc = errno;
+		es_err(err, "group '%s': cannot open the replay lock: %s", group,
+		       strerror(rc));
+		return rc;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		close(fd);
+		es_err(err, "group '%s': another replay is running", group);
+		return ES_ELOCKED;
+	}
+	*handle = fd;
+	return 0;
+}
+
+void es_group_unlock_replay(int handle)
+{
+	if (handle >= 0)
+		close(handle);
+}
