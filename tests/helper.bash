@@ -232,7 +232,8 @@ lines_at_least() {
 }
 
 bg_start() {
-	"$@" 3>&- &
+	# <&0: without it, bash gives a background command /dev/null as stdin
+	"$@" <&0 3>&- &
 	bg_pid=$!
 	_es_bg_pids+=("$bg_pid")
 }
