@@ -83,6 +83,30 @@ void es_seg_name(char *buf, uint64_t base, const char *ext);
 /* Sorted base offsets of the segments in a partition directory. */
 int es_seg_list(int pdirfd, uint64_t **bases, size_t *n);
 
+/* ---- compressed segments (BASE.zlog): blocks of whole records ----------
+ *
+ *   0      4      8      12     16            24            32        40     44     48
+ *   | ESZB | clen | ulen | count| first offset| last offset | max ts  | dcrc | hcrc | zlib data
+ *
+ * dcrc is CRC-32C of the compressed bytes, hcrc of bytes [0, 44). Index
+ * entries of a compressed segment point at blocks. */
+#define ES_ZB_HDR 48
+#define ES_ZB_TARGET (64u << 10) /* uncompressed bytes per block */
+typedef struct es_zblock {
+	uint32_t clen, ulen, count;
+	uint64_t first, last;
+	int64_t max_ts;
+	uint32_t dcrc;
+} es_zblock;
+void es_zblock_pack(unsigned char *p, const es_zblock *b);
+int es_zblock_unpack(const unsigned char *p, es_zblock *b); /* ES_ECORRUPT */
+/* Inflate a block's data into out (ulen bytes). */
+int es_zblock_inflate(const es_zblock *b, const unsigned char *data,
+		      unsigned char *out);
+
+/* Open segment base of a partition, plain or compressed (*z set). */
+int es_seg_open(int pdirfd, uint64_t base, int *z);
+
 /* ---- the head file: the partition's published, durable end -------------- */
 #define ES_HEAD_SIZE 64
 typedef struct es_head {

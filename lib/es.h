@@ -370,6 +370,41 @@ int es_group_lock_replay(es_topic *t, const char *group, int *handle,
 			 es_error *err);
 void es_group_unlock_replay(int handle);
 
+/* ---- compaction: retention, key compaction, compression ------------------ */
+
+typedef struct es_compact_opts {
+	int dry_run;	     /* count what would happen, change nothing */
+	int keep_unconsumed; /* never delete records a group has not read */
+	uint64_t memory;     /* bound for the key map (bytes); 0 = 16MiB */
+	int64_t now_ms;	     /* the time policies are measured against */
+} es_compact_opts;
+
+/* What compaction did (or would do) to one partition. */
+typedef struct es_compact_report {
+	uint32_t partition;
+	uint32_t segments_before, segments_after;
+	uint64_t records_before, records_after; /* in closed segments */
+	uint64_t bytes_before, bytes_after;	/* segment and index files */
+	uint32_t deleted;	 /* segments removed by retention */
+	uint64_t compacted;	 /* records removed by key compaction */
+	uint32_t compressed;	 /* segments rewritten compressed */
+	uint32_t passes;	 /* key map passes (more when keys overflow) */
+} es_compact_report;
+
+typedef void (*es_compact_report_fn)(void *arg, const es_compact_report *r);
+/* Called for each group that had not read records retention deletes. */
+typedef void (*es_compact_unread_fn)(void *arg, const char *group,
+				     uint32_t partition, uint64_t records);
+
+/* Apply the topic's policy to its closed segments (the active segment is
+ * never touched; offsets never change). Safe against a crash at any point:
+ * each segment is replaced whole, by rename, and the next run finishes or
+ * undoes what a crashed one left. ES_ELOCKED when another compaction of
+ * the topic runs (wait: block until it ends). */
+int es_topic_compact(es_topic *t, const es_compact_opts *o, int wait,
+		     es_compact_report_fn report, es_compact_unread_fn unread,
+		     void *arg, es_error *err);
+
 /* ---- checking and repair -------------------------------------------------- */
 
 enum {

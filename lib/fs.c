@@ -170,7 +170,8 @@ int es_seg_list(int pdirfd, uint64_t **bases, size_t *n)
 		uint64_t base = 0;
 		while (i < ES_SEG_NAME_LEN && s[i] >= '0' && s[i] <= '9')
 			base = base * 10 + (uint64_t)(s[i++] - '0');
-		if (i != ES_SEG_NAME_LEN || strcmp(s + i, ".log") != 0)
+		if (i != ES_SEG_NAME_LEN ||
+		    (strcmp(s + i, ".log") != 0 && strcmp(s + i, ".zlog") != 0))
 			continue;
 		if (k == cap) {
 			cap = cap ? cap * 2 : 16;
@@ -189,7 +190,27 @@ int es_seg_list(int pdirfd, uint64_t **bases, size_t *n)
 		return rc;
 	}
 	qsort(v, k, sizeof *v, cmp_u64);
+	/* BASE.log and BASE.zlog both exist for a moment while es-compact
+	 * installs a compressed segment: one segment. */
+	size_t u = 0;
+	for (size_t i = 0; i < k; i++)
+		if (u == 0 || v[u - 1] != v[i])
+			v[u++] = v[i];
 	*bases = v;
-	*n = k;
+	*n = u;
 	return 0;
+}
+
+int es_seg_open(int pdirfd, uint64_t base, int *z)
+{
+	char name[40];
+	es_seg_name(name, base, "log");
+	int fd = openat(pdirfd, name, O_RDONLY | O_CLOEXEC);
+	*z = 0;
+	if (fd < 0 && errno == ENOENT) {
+		es_seg_name(name, base, "zlog");
+		fd = openat(pdirfd, name, O_RDONLY | O_CLOEXEC);
+		*z = fd >= 0;
+	}
+	return fd;
 }

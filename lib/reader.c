@@ -29,6 +29,10 @@ struct es_reader {
 	uint64_t skip_below;  /* skip records below this offset */
 	int64_t skip_ts;      /* skip until the running max reaches it; -1 off */
 	int64_t run_max;      /* largest timestamp up to the last record */
+	int z;		      /* the open segment is compressed (.zlog) */
+	uint64_t zpos;	      /* file position of its next block */
+	uint64_t zblock;      /* file position of the block in buf */
+	es_buf zin;	      /* compressed bytes of a block */
 	es_buf tmp;
 };
 
@@ -95,6 +99,7 @@ void es_reader_close(es_reader *r)
 		close(r->dirfd);
 	free(r->buf);
 	es_buf_free(&r->tmp);
+	es_buf_free(&r->zin);
 	free(r);
 }
 
@@ -113,7 +118,7 @@ int64_t es_reader_max_ts(const es_reader *r)
 static void set_limit(es_reader *r)
 {
 	struct stat st;
-	if (r->seg_base < r->head.seg_base) {
+	if (r->seg_base < r->head.seg_base || r->z) {
 		r->seg_closed = 1;
 		r->seg_end = fstat(r->segfd, &st) == 0 ? (uint64_t)st.st_size : 0;
 	} else {
@@ -125,8 +130,9 @@ static void set_limit(es_reader *r)
 static int open_seg(es_reader *r, uint64_t base, uint64_t pos, es_error *err)
 {
 	char name[40];
+	int z;
 	es_seg_name(name, base, "log");
-	int fd = openat(r->dirfd, name, O_RDONLY | O_CLOEXEC);
+	int fd = es_seg_open(r->dirfd, base, &z);
 	if (fd < 0) {
 		int rc = errno;
 		es_err(err, "partition %u: cannot open segment '%s': %s",
@@ -137,7 +143,9 @@ static int open_seg(es_reader *r, uint64_t base, uint64_t pos, es_error *err)
 		close(r->segfd);
 	r->segfd = fd;
 	r->seg_base = base;
+	r->z = z;
 	r->fpos = pos;
+	r->zpos = r->zblock = pos;
 	r->start = r->end = 0;
 	set_limit(r);
 	return 0;
@@ -170,19 +178,72 @@ static int next_seg(es_reader *r, es_error *err)
 static int corrupt(es_reader *r, const char *why, es_error *err)
 {
 	char name[40];
-	es_seg_name(name, r->seg_base, "log");
+	es_seg_name(name, r->seg_base, r->z ? "zlog" : "log");
 	es_err(err, "partition %u, segment '%s': %s at offset %llu, byte %llu",
 	       r->part, name, why, (unsigned long long)r->next,
-	       (unsigned long long)(r->fpos + r->start));
+	       (unsigned long long)(r->z ? r->zblock : r->fpos + r->start));
 	return ES_ECORRUPT;
 }
 
-/* Make at least need bytes available from start, within the readable part
- * of the segment. Returns 1 if done, 0 if the segment has fewer. */
-static int fill(es_reader *r, size_t need, es_error *err)
+static int grow(es_reader *r, size_t need, es_error *err)
 {
+	if (need <= r->cap)
+		return 0;
+	size_t cap = r->cap;
+	while (cap < need)
+		cap *= 2;
+	unsigned char *b = realloc(r->buf, cap);
+	if (!b) {
+		es_err(err, "out of memory for a record of %zu bytes", need);
+		return ENOMEM;
+	}
+	r->buf = b;
+	r->cap = cap;
+	return 0;
+}
+
+/* Compressed segment: records never span blocks, so the buffer holds one
+ * decompressed block; at its end, the next block is read. */
+static int fill_z(es_reader *r, size_t need, int *got, es_error *err)
+{
+	*got = 1;
 	if (r->end - r->start >= need)
-		return 1;
+		return 0;
+	*got = 0;
+	if (r->end > r->start || r->zpos >= r->seg_end)
+		return 0;
+	unsigned char h[ES_ZB_HDR];
+	es_zblock b;
+	r->zblock = r->zpos;
+	if (es_pread_full(r->segfd, h, sizeof h, (off_t)r->zpos) != ES_ZB_HDR ||
+	    es_zblock_unpack(h, &b) != 0 || r->zpos + ES_ZB_HDR + b.clen > r->seg_end)
+		return corrupt(r, "bad compressed block header", err);
+	int rc;
+	r->zin.len = 0;
+	if ((rc = es_buf_reserve(&r->zin, b.clen)) || (rc = grow(r, b.ulen, err)))
+		return rc;
+	if (es_pread_full(r->segfd, r->zin.data, b.clen,
+			  (off_t)(r->zpos + ES_ZB_HDR)) != (ssize_t)b.clen)
+		return corrupt(r, "truncated compressed block", err);
+	if (es_zblock_inflate(&b, (unsigned char *)r->zin.data, r->buf) != 0)
+		return corrupt(r, "compressed block fails its checks", err);
+	r->start = 0;
+	r->end = b.ulen;
+	r->zpos += ES_ZB_HDR + b.clen;
+	*got = r->end >= need;
+	return 0;
+}
+
+/* Make at least need bytes available from start, within the readable part
+ * of the segment: *got is 1 if done, 0 if the segment has fewer. */
+static int fill(es_reader *r, size_t need, int *got, es_error *err)
+{
+	if (r->z)
+		return fill_z(r, need, got, err);
+	*got = 1;
+	if (r->end - r->start >= need)
+		return 0;
+	*got = 0;
 	uint64_t have_to = r->fpos + r->end;
 	if (have_to >= r->seg_end)
 		return 0;
@@ -192,18 +253,9 @@ static int fill(es_reader *r, size_t need, es_error *err)
 		r->end -= r->start;
 		r->start = 0;
 	}
-	if (need > r->cap) {
-		size_t cap = r->cap;
-		while (cap < need)
-			cap *= 2;
-		unsigned char *b = realloc(r->buf, cap);
-		if (!b) {
-			es_err(err, "out of memory for a record of %zu bytes", need);
-			return -ENOMEM;
-		}
-		r->buf = b;
-		r->cap = cap;
-	}
+	int rc = grow(r, need, err);
+	if (rc)
+		return rc;
 	while (r->end < need) {
 		uint64_t left = r->seg_end - (r->fpos + r->end);
 		if (!left)
@@ -211,19 +263,20 @@ static int fill(es_reader *r, size_t need, es_error *err)
 		size_t want = r->cap - r->end;
 		if (want > left)
 			want = (size_t)left;
-		ssize_t got = es_pread_full(r->segfd, r->buf + r->end, want,
-					    (off_t)(r->fpos + r->end));
-		if (got < 0) {
-			int rc = errno;
+		ssize_t n = es_pread_full(r->segfd, r->buf + r->end, want,
+					  (off_t)(r->fpos + r->end));
+		if (n < 0) {
+			rc = errno;
 			es_err(err, "partition %u: cannot read segment: %s",
 			       r->part, strerror(rc));
-			return -rc;
+			return rc;
 		}
-		if (got == 0) /* shorter than published: caught by the caller */
+		if (n == 0) /* shorter than published: caught by the caller */
 			return 0;
-		r->end += (size_t)got;
+		r->end += (size_t)n;
 	}
-	return 1;
+	*got = 1;
+	return 0;
 }
 
 int es_reader_next(es_reader *r, uint64_t limit, es_record *rec,
@@ -235,7 +288,7 @@ int es_reader_next(es_reader *r, uint64_t limit, es_record *rec,
 		if (r->segfd < 0) {
 			int rc = next_seg(r, err);
 			if (rc <= 0)
-				return rc;
+				return -rc;
 			continue;
 		}
 		size_t need = ES_REC_HDR;
@@ -265,17 +318,16 @@ int es_reader_next(es_reader *r, uint64_t limit, es_record *rec,
 				return 1;
 			}
 		}
-		int got = fill(r, need, err);
-		if (got < 0)
-			return got;
+		int got, rc = fill(r, need, &got, err);
+		if (rc)
+			return rc;
 		if (got)
 			continue;
 		/* The readable part of this segment is used up. */
 		if (r->end > r->start && r->seg_closed)
 			return corrupt(r, "truncated record", err);
 		if (!r->seg_closed) {
-			int rc = refresh_head(r, err);
-			if (rc)
+			if ((rc = refresh_head(r, err)))
 				return rc;
 			uint64_t old = r->seg_end;
 			set_limit(r);
@@ -285,9 +337,9 @@ int es_reader_next(es_reader *r, uint64_t limit, es_record *rec,
 				return corrupt(r, "truncated record", err);
 			return 0;
 		}
-		int rc = next_seg(r, err);
+		rc = next_seg(r, err);
 		if (rc <= 0)
-			return rc;
+			return -rc;
 	}
 }
 
@@ -302,18 +354,27 @@ static int idx_get(int ifd, uint64_t i, es_idx_entry *e)
 	return 1;
 }
 
-/* Does entry e of the open segment point at the record it names? */
+/* Does entry e of the open segment point at the record (or, compressed,
+ * the block) it names? */
 static int idx_valid(es_reader *r, const es_idx_entry *e)
 {
 	if (e->pos >= r->seg_end)
 		return 0;
+	if (r->z) {
+		unsigned char h[ES_ZB_HDR];
+		es_zblock b;
+		return es_pread_full(r->segfd, h, sizeof h, e->pos) == ES_ZB_HDR &&
+		       es_zblock_unpack(h, &b) == 0 &&
+		       b.first == r->seg_base + e->rel;
+	}
 	r->fpos = e->pos;
 	r->start = r->end = 0;
 	es_record rec;
 	size_t need = ES_REC_HDR;
 	const char *why;
 	for (;;) {
-		if (fill(r, need, NULL) != 1)
+		int got;
+		if (fill(r, need, &got, NULL) || !got)
 			return 0;
 		int64_t n = es_record_decode(r->buf, r->end, &rec, &need, &why);
 		if (n < 0)
@@ -340,6 +401,7 @@ static int open_index(es_reader *r, uint64_t *count)
 static void start_at(es_reader *r, const es_idx_entry *e)
 {
 	r->start = r->end = 0;
+	r->zpos = r->zblock = e ? e->pos : 0;
 	if (e) {
 		r->fpos = e->pos;
 		r->next = r->seg_base + e->rel;
@@ -494,6 +556,22 @@ int es_reader_seek_time(es_reader *r, int64_t ts, es_error *err)
 
 int es_reader_skip_corrupt(es_reader *r, es_error *err)
 {
+	if (r->z) {
+		/* A damaged block is skipped whole; if its header is what is
+		 * damaged, so is the rest of the segment. */
+		r->start = r->end = 0;
+		unsigned char h[ES_ZB_HDR];
+		es_zblock b;
+		if (es_pread_full(r->segfd, h, sizeof h, (off_t)r->zblock) ==
+			    ES_ZB_HDR && es_zblock_unpack(h, &b) == 0 &&
+		    r->zblock + ES_ZB_HDR + b.clen <= r->seg_end) {
+			r->zpos = r->zblock + ES_ZB_HDR + b.clen;
+			r->next = b.last + 1;
+			return 0;
+		}
+		int rc = next_seg(r, err);
+		return rc < 0 ? -rc : 0;
+	}
 	/* Slide one byte at a time to the next record that checks. */
 	for (;;) {
 		if (r->end > r->start)
@@ -504,13 +582,13 @@ int es_reader_skip_corrupt(es_reader *r, es_error *err)
 			size_t need = ES_REC_HDR;
 			es_record rec;
 			const char *why;
-			int got = fill(r, need, err);
-			if (got < 0)
-				return -got;
+			int got, rc = fill(r, need, &got, err);
+			if (rc)
+				return rc;
 			if (!got) {
 				/* Nothing valid left here: on to the next segment. */
 				if (r->seg_closed) {
-					int rc = next_seg(r, err);
+					rc = next_seg(r, err);
 					return rc < 0 ? -rc : 0;
 				}
 				r->start = r->end;
@@ -520,9 +598,8 @@ int es_reader_skip_corrupt(es_reader *r, es_error *err)
 						     r->end - r->start, &rec,
 						     &need, &why);
 			if (n == 0) {
-				got = fill(r, need, err);
-				if (got < 0)
-					return -got;
+				if ((rc = fill(r, need, &got, err)))
+					return rc;
 				if (got)
 					continue;
 				break; /* cannot be whole: not a record */

@@ -2,6 +2,7 @@
  * head file: pack and unpack, never a struct written as is. */
 #include <errno.h>
 #include <stdio.h>
+#include <zlib.h>
 
 #include "es-int.h"
 
@@ -191,4 +192,46 @@ int es_head_read(int fd, es_head *h)
 void es_seg_name(char *buf, uint64_t base, const char *ext)
 {
 	snprintf(buf, 40, "%020llu.%s", (unsigned long long)base, ext);
+}
+
+void es_zblock_pack(unsigned char *p, const es_zblock *b)
+{
+	memcpy(p, "ESZB", 4);
+	put32(p + 4, b->clen);
+	put32(p + 8, b->ulen);
+	put32(p + 12, b->count);
+	put64(p + 16, b->first);
+	put64(p + 24, b->last);
+	put64(p + 32, (uint64_t)b->max_ts);
+	put32(p + 40, b->dcrc);
+	put32(p + 44, es_crc32c(0, p, 44));
+}
+
+int es_zblock_unpack(const unsigned char *p, es_zblock *b)
+{
+	if (memcmp(p, "ESZB", 4) != 0 || es_crc32c(0, p, 44) != get32(p + 44))
+		return ES_ECORRUPT;
+	b->clen = get32(p + 4);
+	b->ulen = get32(p + 8);
+	b->count = get32(p + 12);
+	b->first = get64(p + 16);
+	b->last = get64(p + 24);
+	b->max_ts = (int64_t)get64(p + 32);
+	b->dcrc = get32(p + 40);
+	/* Bound both lengths before anyone allocates for them. */
+	if (b->clen > ES_REC_MAX + (1u << 20) || b->ulen > ES_REC_MAX + (1u << 20) ||
+	    b->ulen < ES_REC_HDR || b->count == 0 || b->last < b->first)
+		return ES_ECORRUPT;
+	return 0;
+}
+
+int es_zblock_inflate(const es_zblock *b, const unsigned char *data,
+		      unsigned char *out)
+{
+	if (es_crc32c(0, data, b->clen) != b->dcrc)
+		return ES_ECORRUPT;
+	uLongf len = b->ulen;
+	if (uncompress(out, &len, data, b->clen) != Z_OK || len != b->ulen)
+		return ES_ECORRUPT;
+	return 0;
 }
