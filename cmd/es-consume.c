@@ -451,7 +451,7 @@ int main(int argc, char **argv)
 				rc = es_reader_seek(pp->r, off, &clamped, &err);
 			if (rc)
 				cli_die(cli_status(rc), "%s", err.msg);
-			if (clamped)
+			if (clamped && pos && strcmp(pos, "earliest"))
 				cli_warn("partition %u: offset %" PRIu64 " is below the "
 					 "first retained offset; starting at %" PRIu64,
 					 p, off, es_reader_position(pp->r));

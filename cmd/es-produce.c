@@ -175,7 +175,9 @@ static void one_record(const char *file, uint64_t line, const char *rec,
 		rc = ES_EBADJSON;
 	if (rc)
 		bad_record(file, line, rec, len, rc, err.msg);
-	if (es_producer_pending(prod) >= BATCH_MAX)
+	if (o.sync == ES_SYNC_ALWAYS)
+		flush(); /* durable before the next record is read */
+	else if (es_producer_pending(prod) >= BATCH_MAX)
 		submit();
 }
 

@@ -36,8 +36,12 @@ _Noreturn static void help(void)
 	exit(0);
 }
 
-/* Options shared by the subcommands; each takes what applies to it. */
-static int parse(int argc, char **argv, es_config *c, int *set, int *flags)
+/* What each subcommand accepts. */
+enum { ALLOW_KEYS = 1, ALLOW_IF_MISSING = 2, ALLOW_JSON = 4, ALLOW_REPAIR = 8 };
+
+/* Options shared by the subcommands; anything else is a usage error. */
+static int parse(int argc, char **argv, es_config *c, int *set, int *flags,
+		 int allow)
 {
 	struct option opts[NKEYS + 6];
 	size_t k = 0;
@@ -59,12 +63,20 @@ static int parse(int argc, char **argv, es_config *c, int *set, int *flags)
 			ch = OPT_KEY0;
 		if (ch >= OPT_KEY0) {
 			es_error err = {{0}};
+			if (!(allow & ALLOW_KEYS))
+				cli_usage_error("%s does not take --%s", argv[1],
+						keys[ch - OPT_KEY0]);
 			const char *key = keys[ch - OPT_KEY0];
 			if (es_config_set(c, key, optarg, &err) != 0)
 				cli_usage_error("%s", err.msg);
 			*set |= 1 << (ch - OPT_KEY0);
 			continue;
 		}
+		if ((ch == OPT_IF_MISSING && !(allow & ALLOW_IF_MISSING)) ||
+		    (ch == OPT_JSON && !(allow & ALLOW_JSON)) ||
+		    (ch == OPT_REPAIR && !(allow & ALLOW_REPAIR)))
+			cli_usage_error("%s does not take %s", argv[1],
+					argv[optind - 1]);
 		switch (ch) {
 		case OPT_IF_MISSING: *flags |= 1; break;
 		case OPT_JSON: *flags |= 2; break;
@@ -82,7 +94,7 @@ static int cmd_create(int argc, char **argv)
 	es_config c;
 	int set, flags;
 	es_config_default(&c);
-	int i = parse(argc, argv, &c, &set, &flags);
+	int i = parse(argc, argv, &c, &set, &flags, ALLOW_KEYS | ALLOW_IF_MISSING);
 	if (argc - i != 1)
 		cli_usage_error("create takes one TOPIC");
 	const char *path = cli_topic_path(argv[i]);
@@ -104,7 +116,7 @@ static int cmd_alter(int argc, char **argv)
 	es_config c;
 	int set, flags;
 	es_config_default(&c);
-	int i = parse(argc, argv, &c, &set, &flags);
+	int i = parse(argc, argv, &c, &set, &flags, ALLOW_KEYS);
 	if (argc - i != 1)
 		cli_usage_error("alter takes one TOPIC");
 	if (!set)
@@ -115,7 +127,7 @@ static int cmd_alter(int argc, char **argv)
 	optind = 2;
 	es_config tmp = now;
 	int dummy;
-	parse(argc, argv, &tmp, &dummy, &flags);
+	parse(argc, argv, &tmp, &dummy, &flags, ALLOW_KEYS);
 	es_error err = {{0}};
 	int rc = es_topic_alter(t, &tmp, &err);
 	es_topic_close(t);
@@ -129,7 +141,11 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Topics below dir, in name order; a topic is not searched for more. */
+/* Topics below dir, in name order; a topic is not searched for more.
+ * Paths are printed from skip bytes on (to make them relative to $ES_DIR,
+ * against which topic arguments resolve). */
+static size_t skip;
+
 static void list_dir(const char *dir)
 {
 	DIR *d = opendir(dir);
@@ -163,7 +179,7 @@ static void list_dir(const char *dir)
 		if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode))
 			continue;
 		if (es_topic_exists(path)) {
-			out_printf("%s\n", path);
+			out_printf("%s\n", path + skip);
 			continue;
 		}
 		list_dir(path);
@@ -175,7 +191,7 @@ static int cmd_list(int argc, char **argv)
 {
 	es_config c;
 	int set, flags;
-	int i = parse(argc, argv, &c, &set, &flags);
+	int i = parse(argc, argv, &c, &set, &flags, 0);
 	if (argc - i > 1)
 		cli_usage_error("list takes at most one DIR");
 	const char *dir = argc - i == 1 ? argv[i] : getenv("ES_DIR");
@@ -184,6 +200,10 @@ static int cmd_list(int argc, char **argv)
 	struct stat st;
 	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
 		cli_die(EX_NOINPUT_, "no directory '%s'", dir);
+	/* Without DIR, print what es-* TOPIC arguments accept as they are:
+	 * paths relative to $ES_DIR. */
+	if (argc - i == 0 && strcmp(dir, "."))
+		skip = strlen(dir) + (dir[strlen(dir) - 1] == '/' ? 0 : 1);
 	list_dir(dir);
 	return 0;
 }
@@ -205,7 +225,7 @@ static int cmd_describe(int argc, char **argv)
 {
 	es_config dummy;
 	int set, flags;
-	int i = parse(argc, argv, &dummy, &set, &flags);
+	int i = parse(argc, argv, &dummy, &set, &flags, ALLOW_JSON);
 	if (argc - i != 1)
 		cli_usage_error("describe takes one TOPIC");
 	es_topic *t = cli_open_topic(argv[i]);
@@ -249,11 +269,18 @@ static int cmd_describe(int argc, char **argv)
 		for (char *line = yaml.data; line && *line;) {
 			char *nl = strchr(line, '\n');
 			size_t len = nl ? (size_t)(nl - line) : strlen(line);
-			if (line[0] != '#' && len)
-				out_write(line, len), out_write("\n", 1);
+			/* Without the comments: "key: value" lines. */
+			size_t vlen = len;
+			char *hash = memchr(line, '#', len);
+			if (hash)
+				vlen = (size_t)(hash - line);
+			while (vlen && line[vlen - 1] == ' ')
+				vlen--;
+			if (line[0] != '#' && vlen)
+				out_write(line, vlen), out_write("\n", 1);
 			line = nl ? nl + 1 : NULL;
 		}
-		out_printf("\n%-9s %12s %12s %8s %12s  %-24s  %-24s\n", "PARTITION",
+		out_printf("\n%-9s %12s %12s %8s %12s  %-24s  %s\n", "PARTITION",
 			   "FIRST", "NEXT", "SEGMENTS", "BYTES", "OLDEST", "NEWEST");
 	}
 	es_buf_free(&yaml);
@@ -277,7 +304,7 @@ static int cmd_describe(int argc, char **argv)
 				   (unsigned long long)pi.bytes,
 				   (long long)pi.oldest_ts, (long long)pi.newest_ts);
 		else
-			out_printf("%-9u %12llu %12llu %8u %12llu  %-24s  %-24s\n",
+			out_printf("%-9u %12llu %12llu %8u %12llu  %-24s  %s\n",
 				   p, (unsigned long long)pi.first_offset,
 				   (unsigned long long)pi.next_offset, pi.segments,
 				   (unsigned long long)pi.bytes, old, new);
@@ -295,12 +322,13 @@ struct check_tally {
 static void on_problem(void *arg, const es_problem *p)
 {
 	struct check_tally *n = arg;
-	static const char *const kinds[] = {"", "torn tail", "index", "corrupt"};
+	static const char *const kinds[] = {"", "torn tail", "index", "corrupt",
+					    "repair"};
 	if (p->kind == ES_PROBLEM_CORRUPT)
 		n->corrupt++;
 	else if (p->kind == ES_PROBLEM_TORN_TAIL)
 		n->torn++;
-	else
+	else if (p->kind == ES_PROBLEM_INDEX)
 		n->index++;
 	out_printf("partition %u, segment %s, offset %llu, byte %llu: %s: %s%s%s\n",
 		   p->partition, p->segment, (unsigned long long)p->offset,
@@ -312,7 +340,7 @@ static int cmd_check(int argc, char **argv)
 {
 	es_config dummy;
 	int set, flags;
-	int i = parse(argc, argv, &dummy, &set, &flags);
+	int i = parse(argc, argv, &dummy, &set, &flags, ALLOW_REPAIR);
 	if (argc - i != 1)
 		cli_usage_error("check takes one TOPIC");
 	es_topic *t = cli_open_topic(argv[i]);

@@ -23,7 +23,7 @@ typedef struct seg_check {
 	uint32_t part;
 	int dirfd, fd;
 	uint64_t base, size, limit;
-	int active, we_lock, repair;
+	int active, we_lock, repair, z;
 	es_head head;
 	es_problem_fn fn;
 	void *arg;
@@ -73,9 +73,137 @@ static int rec_at(seg_check *c, uint64_t pos, es_buf *b, es_record *r,
 				&need, why) > 0;
 }
 
+/* The running max at the start of a segment, as its first index entry
+ * says: earlier segments may be gone (retention) or rewritten, and the
+ * entries of this one were computed from what came before it. */
+static void anchor(seg_check *c)
+{
+	char iname[40];
+	unsigned char e[ES_IDX_ENTRY];
+	es_seg_name(iname, c->base, "index");
+	int fd = openat(c->dirfd, iname, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	es_idx_entry ie;
+	if (es_pread_full(fd, e, sizeof e, 0) == ES_IDX_ENTRY) {
+		es_idx_unpack(e, &ie);
+		if (ie.pos == 0 && ie.max_ts > c->run_max)
+			c->run_max = ie.max_ts;
+	}
+	close(fd);
+}
+
+static int add_range(seg_check *c, uint64_t from, uint64_t to)
+{
+	range *nb = realloc(c->bad, (c->nbad + 1) * sizeof *nb);
+	if (!nb)
+		return ENOMEM;
+	c->bad = nb;
+	c->bad[c->nbad++] = (range){from, to};
+	return 0;
+}
+
+/* A compressed segment: every block and every record in it. */
+static int scan_z(seg_check *c, es_error *err)
+{
+	es_buf zin = {0}, out = {0};
+	uint64_t pos = 0, expect = c->base;
+	int rc = 0;
+	char what[200];
+	if (c->have_prev && c->prev_last + 1 > expect)
+		expect = c->prev_last + 1;
+	while (pos < c->limit) {
+		unsigned char h[ES_ZB_HDR];
+		es_zblock b;
+		const char *why = NULL;
+		uint64_t next = c->limit;
+		if (es_pread_full(c->fd, h, sizeof h, (off_t)pos) != ES_ZB_HDR ||
+		    es_zblock_unpack(h, &b) != 0) {
+			why = "bad compressed block header";
+		} else if (pos + ES_ZB_HDR + b.clen > c->limit) {
+			why = "truncated compressed block";
+		} else {
+			next = pos + ES_ZB_HDR + b.clen;
+			zin.len = out.len = 0;
+			if ((rc = es_buf_reserve(&zin, b.clen)) ||
+			    (rc = es_buf_reserve(&out, b.ulen)))
+				goto done;
+			if (es_pread_full(c->fd, zin.data, b.clen,
+					  (off_t)(pos + ES_ZB_HDR)) != (ssize_t)b.clen ||
+			    es_zblock_inflate(&b, (unsigned char *)zin.data,
+					      (unsigned char *)out.data))
+				why = "compressed block fails its checks";
+		}
+		if (!why) {
+			/* The records inside, each checked as in a plain one. */
+			size_t at = 0, need;
+			uint32_t n = 0;
+			int first = 1;
+			while (at < b.ulen && !why) {
+				es_record r;
+				int64_t k = es_record_decode(
+					(unsigned char *)out.data + at, b.ulen - at, &r,
+					&need, &why);
+				if (k <= 0) {
+					why = why ? why : "truncated record";
+					break;
+				}
+				if (r.offset < expect || r.offset < b.first ||
+				    r.offset > b.last) {
+					why = "offset out of order";
+					break;
+				}
+				if (first) {
+					int64_t m = r.timestamp > c->run_max
+							    ? r.timestamp : c->run_max;
+					es_idx_entry ie = {(uint32_t)(r.offset - c->base),
+							   (uint32_t)pos, m};
+					unsigned char e[ES_IDX_ENTRY];
+					es_idx_pack(e, &ie);
+					if ((rc = es_buf_append(&c->idx, e, sizeof e)))
+						goto done;
+					first = 0;
+				}
+				if (r.timestamp > c->run_max)
+					c->run_max = r.timestamp;
+				expect = r.offset + 1;
+				c->prev_last = r.offset;
+				c->have_prev = 1;
+				at += (size_t)k;
+				n++;
+			}
+			if (!why && n != b.count)
+				why = "record count does not match the block";
+		}
+		if (why) {
+			snprintf(what, sizeof what, "%s (%llu bytes)", why,
+				 (unsigned long long)(next - pos));
+			if ((rc = add_range(c, pos, next)))
+				goto done;
+			problem(c, ES_PROBLEM_CORRUPT, expect, pos, what,
+				c->repair ? "quarantined" : NULL);
+		}
+		pos = next;
+	}
+done:
+	es_buf_free(&zin);
+	es_buf_free(&out);
+	if (rc)
+		es_err(err, "partition %u, segment '%s': check failed: %s",
+		       c->part, c->name, es_strerror(rc));
+	return rc;
+}
+
+static int check_index(seg_check *c);
+
 /* Scan the segment: records, then the index against what it should be. */
 static int scan(seg_check *c, es_error *err)
 {
+	anchor(c);
+	if (c->z) {
+		int rc = scan_z(c, err);
+		return rc ? rc : check_index(c);
+	}
 	es_buf b = {0};
 	es_record r;
 	const char *why;
@@ -119,22 +247,28 @@ static int scan(seg_check *c, es_error *err)
 		int durable_here = c->active && c->head.seg_base == c->base &&
 				   pos < c->head.seg_size;
 		int torn = q == c->limit && c->active && !durable_here;
-		snprintf(what, sizeof what, "%s%s (%llu bytes)", why,
-			 torn ? ": torn tail" : "",
+		snprintf(what, sizeof what, "%s (%llu bytes)", why,
 			 (unsigned long long)(q - pos));
-		range *nb = realloc(c->bad, (c->nbad + 1) * sizeof *nb);
-		if (!nb) {
-			rc = ENOMEM;
+		if ((rc = add_range(c, pos, q)))
 			goto out;
-		}
-		c->bad = nb;
-		c->bad[c->nbad++] = (range){pos, q};
 		problem(c, torn ? ES_PROBLEM_TORN_TAIL : ES_PROBLEM_CORRUPT,
 			expect, pos, what, c->repair ? "quarantined" : NULL);
 		pos = q;
 	}
-	/* The index: what is on disk must be a prefix of what it should be. */
-	char iname[40];
+	rc = check_index(c);
+out:
+	es_buf_free(&b);
+	if (rc)
+		es_err(err, "partition %u, segment '%s': check failed: %s",
+		       c->part, c->name, es_strerror(rc));
+	return rc;
+}
+
+/* The index: what is on disk must be a prefix of what it should be. */
+static int check_index(seg_check *c)
+{
+	char iname[40], what[200];
+	int rc = 0;
 	es_seg_name(iname, c->base, "index");
 	es_buf disk = {0};
 	int irc = es_read_small(c->dirfd, iname, &disk, (size_t)1 << 30);
@@ -161,11 +295,6 @@ static int scan(seg_check *c, es_error *err)
 					     c->idx.len);
 	}
 	es_buf_free(&disk);
-out:
-	es_buf_free(&b);
-	if (rc)
-		es_err(err, "partition %u, segment '%s': check failed: %s",
-		       c->part, c->name, es_strerror(rc));
 	return rc;
 }
 
@@ -208,7 +337,7 @@ static int repair_segment(seg_check *c, es_error *err)
 		rc = es_fsync_dir(c->dirfd);
 	if (rc)
 		goto fail;
-	if (c->nbad == 1 && c->bad[0].to == c->size) {
+	if (c->nbad == 1 && c->bad[0].to == c->size && !c->z) {
 		/* Only a tail: cut it. */
 		if (ftruncate(c->fd, (off_t)c->bad[0].from) != 0 ||
 		    fsync(c->fd) != 0)
@@ -245,7 +374,7 @@ static int repair_segment(seg_check *c, es_error *err)
 	char what[200];
 	snprintf(what, sizeof what, "damaged bytes kept in '%u/%s'", c->part,
 		 qname);
-	problem(c, ES_PROBLEM_INDEX, c->base, 0, what, "quarantined");
+	problem(c, ES_PROBLEM_NOTE, c->base, 0, what, NULL);
 	c->problems--; /* a note about the repair, not a problem */
 	return 0;
 fail:
@@ -294,9 +423,12 @@ static int check_partition(es_topic *t, uint32_t p, int repair,
 		struct stat st;
 		c.base = bases[i];
 		c.active = i == n - 1;
-		es_seg_name(c.name, c.base, "log");
-		c.fd = openat(w.dirfd, c.name,
-			      (repair ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+		c.fd = es_seg_open(w.dirfd, c.base, &c.z);
+		es_seg_name(c.name, c.base, c.z ? "zlog" : "log");
+		if (c.fd >= 0 && repair && !c.z) {
+			close(c.fd);
+			c.fd = openat(w.dirfd, c.name, O_RDWR | O_CLOEXEC);
+		}
 		if (c.fd < 0 || fstat(c.fd, &st) != 0) {
 			rc = errno;
 			es_err(err, "partition %u: cannot open segment '%s': %s",
@@ -305,6 +437,22 @@ static int check_partition(es_topic *t, uint32_t p, int repair,
 		}
 		c.size = (uint64_t)st.st_size;
 		c.limit = c.size;
+		if (c.active && !head_rc && c.head.seg_base == c.base &&
+		    c.size < c.head.seg_size) {
+			/* Published records are gone (a lost write): the
+			 * records that remain are kept, the head moves back. */
+			char what[160];
+			snprintf(what, sizeof what,
+				 "segment is shorter (%llu bytes) than its "
+				 "published end (%llu): records were lost",
+				 (unsigned long long)c.size,
+				 (unsigned long long)c.head.seg_size);
+			es_problem pr = {ES_PROBLEM_CORRUPT, p, c.name,
+					 c.head.next, c.size, what,
+					 repair ? "head moved back" : NULL};
+			fn(arg, &pr);
+			rewrote_active |= repair;
+		}
 		if (c.active && !we_lock && !head_rc &&
 		    c.head.seg_base == c.base && c.head.seg_size < c.size)
 			c.limit = c.head.seg_size;

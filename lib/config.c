@@ -50,7 +50,7 @@ void es_config_default(es_config *c)
 	c->format = ES_FORMAT;
 	c->partitions = 1;
 	c->segment_bytes = 64ULL << 20;
-	c->segment_age_ms = 7LL * 86400000;
+	c->segment_age_ms = 86400000LL;
 	c->retention_ms = 7LL * 86400000;
 	c->retention_bytes = 0;
 	c->cleanup = ES_CLEANUP_DELETE;

@@ -411,6 +411,7 @@ enum {
 	ES_PROBLEM_TORN_TAIL = 1, /* normal after a crash */
 	ES_PROBLEM_INDEX,	  /* stale/missing index: derived data */
 	ES_PROBLEM_CORRUPT,	  /* a damaged record: data loss */
+	ES_PROBLEM_NOTE,	  /* not a problem: what --repair did */
 };
 
 typedef struct es_problem {

@@ -122,8 +122,10 @@ static void set_limit(es_reader *r)
 		r->seg_closed = 1;
 		r->seg_end = fstat(r->segfd, &st) == 0 ? (uint64_t)st.st_size : 0;
 	} else {
+		/* A segment newer than the head names is being written and
+		 * not yet published: none of it may be read. */
 		r->seg_closed = 0;
-		r->seg_end = r->head.seg_size;
+		r->seg_end = r->seg_base == r->head.seg_base ? r->head.seg_size : 0;
 	}
 }
 
@@ -480,22 +482,44 @@ int es_reader_seek(es_reader *r, uint64_t off, int *clamped, es_error *err)
 	return 0;
 }
 
-/* The first timestamp recorded for a segment: its first index entry. */
+/* A lower bound of the largest timestamp so far at a segment's first
+ * record: the record's own timestamp, or its first index entry's when that
+ * entry names that record. 0 if the segment has no readable first record. */
 static int seg_first_ts(es_reader *r, uint64_t base, int64_t *ts)
 {
-	char name[40];
-	unsigned char b[ES_IDX_ENTRY];
-	es_seg_name(name, base, "index");
-	int fd = openat(r->dirfd, name, O_RDONLY | O_CLOEXEC);
+	int z, ok = 0;
+	int fd = es_seg_open(r->dirfd, base, &z);
 	if (fd < 0)
 		return 0;
-	ssize_t got = es_pread_full(fd, b, sizeof b, 0);
+	unsigned char h[ES_ZB_HDR > ES_REC_HDR ? ES_ZB_HDR : ES_REC_HDR];
+	es_zblock b;
+	if (z) {
+		if (es_pread_full(fd, h, ES_ZB_HDR, 0) == ES_ZB_HDR &&
+		    es_zblock_unpack(h, &b) == 0) {
+			*ts = b.max_ts;
+			ok = 1;
+		}
+	} else if (es_pread_full(fd, h, ES_REC_HDR, 0) == ES_REC_HDR &&
+		   get64(h + 8) >= base) {
+		*ts = (int64_t)get64(h + 16);
+		ok = 1;
+	}
 	close(fd);
-	if (got != ES_IDX_ENTRY)
+	if (!ok)
 		return 0;
-	es_idx_entry e;
-	es_idx_unpack(b, &e);
-	*ts = e.max_ts;
+	char name[40];
+	unsigned char e[ES_IDX_ENTRY];
+	es_seg_name(name, base, "index");
+	fd = openat(r->dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		es_idx_entry ie;
+		if (es_pread_full(fd, e, sizeof e, 0) == ES_IDX_ENTRY) {
+			es_idx_unpack(e, &ie);
+			if (ie.rel == 0 && ie.pos == 0 && ie.max_ts > *ts)
+				*ts = ie.max_ts;
+		}
+		close(fd);
+	}
 	return 1;
 }
 
@@ -515,11 +539,12 @@ int es_reader_seek_time(es_reader *r, int64_t ts, es_error *err)
 		return 0;
 	}
 	/* The last segment whose first record is before ts holds the answer,
-	 * or the answer is the first record of the segment after it. */
+	 * or the answer is the first record of the segment after it. A
+	 * segment whose first record cannot be read is no reason to stop. */
 	size_t i = n;
 	while (i > 0) {
 		int64_t f;
-		if (!seg_first_ts(r, bases[i - 1], &f) || f < ts)
+		if (seg_first_ts(r, bases[i - 1], &f) && f < ts)
 			break;
 		i--;
 	}
@@ -532,6 +557,7 @@ int es_reader_seek_time(es_reader *r, int64_t ts, es_error *err)
 	int ifd = open_index(r, &cnt);
 	es_idx_entry best, e;
 	int have = 0;
+	uint64_t best_i = 0;
 	uint64_t lo = 0, hi = cnt; /* last entry whose max ts < ts */
 	while (ifd >= 0 && lo < hi) {
 		uint64_t mid = lo + (hi - lo) / 2;
@@ -539,16 +565,31 @@ int es_reader_seek_time(es_reader *r, int64_t ts, es_error *err)
 			break;
 		if (e.max_ts < ts) {
 			best = e;
+			best_i = mid;
 			have = 1;
 			lo = mid + 1;
 		} else {
 			hi = mid;
 		}
 	}
+	/* The entry must name its record, and its max ts must be plausible:
+	 * not below the entry before it nor below the record's timestamp. A
+	 * damaged index costs a longer scan, never a record. */
+	if (have && best_i > 0 && idx_get(ifd, best_i - 1, &e) &&
+	    e.max_ts > best.max_ts)
+		have = 0;
 	if (ifd >= 0)
 		close(ifd);
 	if (have && !idx_valid(r, &best))
 		have = 0;
+	if (have && !r->z) {
+		es_record rec;
+		size_t need;
+		const char *why;
+		if (es_record_decode(r->buf, r->end, &rec, &need, &why) <= 0 ||
+		    rec.timestamp > best.max_ts)
+			have = 0;
+	}
 	start_at(r, have ? &best : NULL);
 	r->skip_ts = ts;
 	return 0;

@@ -52,7 +52,7 @@ static void test_defaults(void)
 	CHECK(c.format == ES_FORMAT);
 	CHECK(c.partitions == 1);
 	CHECK(c.segment_bytes == 64ULL << 20);
-	CHECK(c.segment_age_ms == 7LL * 86400000);
+	CHECK(c.segment_age_ms == 86400000); /* SPEC section 1: 1d */
 	CHECK(c.retention_ms == 7LL * 86400000);
 	CHECK(c.retention_bytes == 0);
 	CHECK(c.cleanup == ES_CLEANUP_DELETE);
