@@ -7,6 +7,7 @@
  * from the count). */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -104,7 +105,14 @@ int es_producer_open(es_topic *t, int sync, es_producer **out, es_error *err)
 		es_err(err, "out of memory");
 		return ENOMEM;
 	}
+	/* The process's signals are for the caller's thread: a SIGINT taken
+	 * by the committer would leave the caller blocked in read(2),
+	 * unaware. The thread inherits the mask blocked here. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
 	int rc = pthread_create(&p->thread, NULL, committer, p);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc) {
 		es_producer_close(p);
 		es_err(err, "cannot start the committer thread: %s", strerror(rc));
