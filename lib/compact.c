@@ -442,7 +442,7 @@ static int sweep(int dfd)
 	while ((e = readdir(d)) && n < 64) {
 		size_t l = strlen(e->d_name);
 		if (l > 8 && l < 60 && !strcmp(e->d_name + l - 8, ".cleaned"))
-			snprintf(names[n++], 64, "%s", e->d_name);
+			memcpy(names[n++], e->d_name, l + 1);
 	}
 	closedir(d);
 	for (int i = 0; i < n; i++) {
