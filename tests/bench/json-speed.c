@@ -1,4 +1,7 @@
-/* json-speed.c - how fast es_json_field, es_json_format_record and es_envelope_parse run on ~100-byte lines
+/* json-speed.c - speed of the JSON code of lib/json.c on ~100-byte lines
+ *
+ * es_json_field (es-produce --key-field), es_json_format_record
+ * (es-consume -J) and es_envelope_parse (es-produce -J).
  *
  * Build and run:
  *   make build/libes.a

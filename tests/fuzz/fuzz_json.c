@@ -1,4 +1,4 @@
-/* fuzz_json.c - fuzz the JSON scanner, the -J envelope reader, and the record -> envelope -> record round trip */
+/* fuzz_json.c - fuzz the JSON scanner and the -J record/envelope round trip */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

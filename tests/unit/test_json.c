@@ -1,16 +1,9 @@
-/* test_json.c - unit tests for lib/json.c: --key-field, escaping, base64, the -J envelope */
+/* test_json.c - unit tests of lib/json.c: --key-field, escaping, -J */
 #include "check.h"
 
 #define S(lit) lit, sizeof lit - 1
 
 static es_buf scratch;
-
-/* check.h's CHECK_OK tests its error pointer, which gcc flags for a plain
- * &err (-Waddress): pass it through a function. */
-static es_error *errp(es_error *e)
-{
-	return e;
-}
 
 /* es_json_field on a literal; returns its code, value in *v. */
 static int field(const char *line, size_t len, const char *name,
@@ -44,7 +37,7 @@ static void test_field_found(void)
 	CHECK(field_is(S(line), "type", S("LikeCreated")));
 	CHECK(field_is(S(line), "ts", S("1764180000000")));
 	/* An unescaped string points into the line itself. */
-	CHECK_OK(field(S(line), "event_id", &v, &n, &err), errp(&err));
+	CHECK_OK(field(S(line), "event_id", &v, &n, &err), &err);
 	CHECK(v == line + 34 && n == 12);
 	CHECK(field_is(S("{\"x\":-1.5e3}"), "x", S("-1.5e3")));
 	CHECK(field_is(S("{\"x\":0.25E+01}"), "x", S("0.25E+01")));
@@ -331,7 +324,7 @@ static void test_base64(void)
 		es_envelope e = {0};
 		es_error err;
 		snprintf(line, sizeof line, "{\"value_b64\":\"%s\"}", v[i][1]);
-		CHECK_OK(es_envelope_parse(&e, line, strlen(line), &err), errp(&err));
+		CHECK_OK(es_envelope_parse(&e, line, strlen(line), &err), &err);
 		CHECK(e.value.len == strlen(v[i][0]) &&
 		      (!e.value.len ||
 		       memcmp(e.value.data, v[i][0], e.value.len) == 0));
@@ -545,20 +538,20 @@ static void test_envelope(void)
 					 "\"extra\":[{},null],\"key\":\"\\u0000"
 					 "k\",\"value\":\"a\\u0000b\"}"),
 				   &err),
-		 errp(&err));
+		 &err);
 	CHECK(!e.key_null && e.key.len == 2 && !memcmp(e.key.data, "\0k", 2));
 	CHECK(!e.value_null && e.value.len == 3 &&
 	      !memcmp(e.value.data, "a\0b", 3));
 	CHECK(!e.has_partition && !e.has_timestamp && e.headers.len == 0);
 	/* A minimal envelope: no key, a tombstone; buffers are reset. */
-	CHECK_OK(es_envelope_parse(&e, S("{\"value\":null}"), &err), errp(&err));
+	CHECK_OK(es_envelope_parse(&e, S("{\"value\":null}"), &err), &err);
 	CHECK(e.key_null && e.value_null && e.key.len == 0 &&
 	      e.value.len == 0);
 	CHECK_OK(es_envelope_parse(&e, S("{\"key\":null,\"value\":\"\","
 					 "\"partition\":null,\"headers\":"
 					 "{\"a\\n\":\"\\u00e9\",\"b\":\"\"}}"),
 				   &err),
-		 errp(&err));
+		 &err);
 	CHECK(e.key_null && !e.value_null && e.value.len == 0);
 	uint32_t pos = 0;
 	es_header h;
@@ -572,7 +565,7 @@ static void test_envelope(void)
 					 "{\"\\u0059Q==\":\"/w==\"},"
 					 "\"headers\":{\"a\":\"x\"}}"),
 				   &err),
-		 errp(&err));
+		 &err);
 	pos = 0;
 	CHECK(es_header_next((unsigned char *)e.headers.data,
 			     (uint32_t)e.headers.len, &pos, &h) == 1 &&
@@ -583,7 +576,7 @@ static void test_envelope(void)
 	CHECK_OK(es_envelope_parse(&e, S("{\"value\":\"v\",\"partition\":"
 					 "4294967295,\"timestamp\":0}"),
 				   &err),
-		 errp(&err));
+		 &err);
 	CHECK(e.has_partition && e.partition == UINT32_MAX &&
 	      e.has_timestamp && e.timestamp == 0);
 	es_envelope_free(&e);
