@@ -153,28 +153,35 @@ static int open_seg(es_reader *r, uint64_t base, uint64_t pos, es_error *err)
 	return 0;
 }
 
-/* The segment after the open one; 1 if opened, 0 if there is none. */
+/* The segment after the open one; 1 if opened, 0 if there is none. A
+ * segment that vanishes between the listing and the open (retention) is
+ * passed over. */
 static int next_seg(es_reader *r, es_error *err)
 {
-	uint64_t *bases = NULL;
-	size_t n = 0;
-	int rc = es_seg_list(r->dirfd, &bases, &n);
-	if (rc) {
-		es_err(err, "partition %u: cannot list segments: %s", r->part,
-		       strerror(rc));
-		return -rc;
-	}
-	uint64_t want = UINT64_MAX;
-	for (size_t i = 0; i < n; i++)
-		if (bases[i] > r->seg_base || r->seg_base == UINT64_MAX) {
-			want = bases[i];
-			break;
+	for (int tries = 0; tries < 100; tries++) {
+		uint64_t *bases = NULL;
+		size_t n = 0;
+		int rc = es_seg_list(r->dirfd, &bases, &n);
+		if (rc) {
+			es_err(err, "partition %u: cannot list segments: %s",
+			       r->part, strerror(rc));
+			return -rc;
 		}
-	free(bases);
-	if (want == UINT64_MAX)
-		return 0;
-	rc = open_seg(r, want, 0, err);
-	return rc ? -rc : 1;
+		uint64_t want = UINT64_MAX;
+		for (size_t i = 0; i < n; i++)
+			if (bases[i] > r->seg_base || r->seg_base == UINT64_MAX) {
+				want = bases[i];
+				break;
+			}
+		free(bases);
+		if (want == UINT64_MAX)
+			return 0;
+		rc = open_seg(r, want, 0, err);
+		if (rc != ENOENT)
+			return rc ? -rc : 1;
+	}
+	es_err(err, "partition %u: segments keep vanishing", r->part);
+	return -ENOENT;
 }
 
 static int corrupt(es_reader *r, const char *why, es_error *err)
@@ -427,7 +434,19 @@ static int load_bases(es_reader *r, uint64_t **bases, size_t *n,
 	return rc;
 }
 
+static int seek_once(es_reader *r, uint64_t off, int *clamped, es_error *err);
+
 int es_reader_seek(es_reader *r, uint64_t off, int *clamped, es_error *err)
+{
+	int rc;
+	/* Retention may delete the segment between listing and opening. */
+	for (int tries = 0; tries < 100; tries++)
+		if ((rc = seek_once(r, off, clamped, err)) != ENOENT)
+			return rc;
+	return rc;
+}
+
+static int seek_once(es_reader *r, uint64_t off, int *clamped, es_error *err)
 {
 	uint64_t *bases = NULL;
 	size_t n = 0;
@@ -523,7 +542,18 @@ static int seg_first_ts(es_reader *r, uint64_t base, int64_t *ts)
 	return 1;
 }
 
+static int seek_time_once(es_reader *r, int64_t ts, es_error *err);
+
 int es_reader_seek_time(es_reader *r, int64_t ts, es_error *err)
+{
+	int rc;
+	for (int tries = 0; tries < 100; tries++)
+		if ((rc = seek_time_once(r, ts, err)) != ENOENT)
+			return rc;
+	return rc;
+}
+
+static int seek_time_once(es_reader *r, int64_t ts, es_error *err)
 {
 	uint64_t *bases = NULL;
 	size_t n = 0;
