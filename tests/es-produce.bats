@@ -7,6 +7,11 @@ load helper
 try_help='Try '\''es-produce --help'\'' for more information.'
 no_topic_hint="(create it with es-topic create, or use --create where offered)"
 
+next_at_least() { # TOPIC N
+	local n
+	n=$(topic_next "$1") && ((n >= $2))
+}
+
 # Deterministic binary records: bytes from perl's seeded generator, NULs
 # and newlines included, ending with a NUL.
 binary_input() {
@@ -529,6 +534,44 @@ $try_help"
 	run_both es-consume t
 	expect 0 "a
 b" ""
+}
+
+@test "SIGINT: the same, exit by the signal (130)" {
+	make_topic t
+	mkfifo in
+	exec {w}<>in
+	bg_start es-produce t <in >out 2>err {w}>&-
+	printf 'a\n' >&$w
+	wait_for 10 next_at_least t 1
+	bg_stop "$bg_pid" INT
+	exec {w}>&-
+	[[ $bg_status == 130 && ! -s out && ! -s err ]]
+	run_both es-consume t
+	expect 0 "a" ""
+}
+
+@test "--ack never waits for more input (batch syncs when input pauses)" {
+	make_topic t
+	mkfifo in
+	exec {w}<>in
+	bg_start es-produce --ack t <in >acks 2>err {w}>&-
+	printf 'a\n' >&$w
+	wait_for 10 lines_at_least 1 acks
+	printf 'b\nc\n' >&$w
+	wait_for 10 lines_at_least 3 acks
+	exec {w}>&-
+	wait_for 10 stopped "$bg_pid"
+	bg_stop "$bg_pid"
+	[[ $bg_status == 0 && ! -s err ]]
+	[[ $(cat acks) == "0	0
+0	1
+0	2" ]]
+}
+
+@test "a failed write of acknowledgements is 74" {
+	make_topic t
+	run_both sh -c 'echo a | es-produce --ack t >/dev/full'
+	expect 74 "" "es-produce: cannot write acknowledgements: No space left on device"
 }
 
 @test "--help: usage on stdout, exit 0; --version" {

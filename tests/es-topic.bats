@@ -10,7 +10,7 @@ default_yaml() {
 format: 1                  # on-disk layout version; do not edit
 partitions: 1              # may grow, never shrink
 segment_bytes: 64MiB       # roll the active segment at this size
-segment_age: 7d            # ... or at this age
+segment_age: 1d            # ... or at this age
 retention: 7d              # keep closed segments this long; 0 = forever
 retention_bytes: 0         # per partition; 0 = no limit
 cleanup: delete            # delete | compact | compact,delete
@@ -196,10 +196,25 @@ $PWD/d/sub/deep/c" ""
 	cd here
 	run_both es-topic list
 	expect 0 "h1" ""
+	# below ES_DIR, names as topic arguments take them (relative to ES_DIR)
 	ES_DIR=../store run_both es-topic list
+	expect 0 "s1" ""
+	ES_DIR=$BATS_TEST_TMPDIR/store/ run_both es-topic list
+	expect 0 "s1" ""
+	echo x | es-produce ../store/s1
+	ES_DIR=../store run_both es-consume -F '%t %s\n' "$(ES_DIR=../store es-topic list)"
+	expect 0 "s1 x" ""
+	# an explicit DIR wins over ES_DIR, and is printed as given
+	ES_DIR=../store run_both es-topic list ../store
 	expect 0 "../store/s1" ""
-	ES_DIR=$BATS_TEST_TMPDIR/store run_both es-topic list
+	ES_DIR=../store run_both es-topic list "$BATS_TEST_TMPDIR/store"
 	expect 0 "$BATS_TEST_TMPDIR/store/s1" ""
+}
+
+@test "list: a full disk on stdout is 74 with a message" {
+	make_topic t
+	run_both sh -c 'es-topic list . >/dev/full'
+	expect 74 "" "es-topic: cannot write to standard output: No space left on device"
 }
 
 @test "list: nothing below DIR prints nothing, exit 0" {
@@ -233,27 +248,27 @@ EOF
 	describe_fixture
 	run_both es-topic describe d
 	expect 0 "topic: d
-format: 1                  # on-disk layout version; do not edit
-partitions: 2              # may grow, never shrink
-segment_bytes: 64MiB       # roll the active segment at this size
-segment_age: 7d            # ... or at this age
-retention: 30d             # keep closed segments this long; 0 = forever
-retention_bytes: 0         # per partition; 0 = no limit
-cleanup: delete            # delete | compact | compact,delete
-delete_retention: 1d       # how long tombstones survive compaction
-compression: none          # none | zlib: for closed segments
-max_record_bytes: 1MiB     # larger records are refused
-sync: batch                # always | batch | none
+format: 1
+partitions: 2
+segment_bytes: 64MiB
+segment_age: 1d
+retention: 30d
+retention_bytes: 0
+cleanup: delete
+delete_retention: 1d
+compression: none
+max_record_bytes: 1MiB
+sync: batch
 
-PARTITION        FIRST         NEXT SEGMENTS        BYTES  OLDEST                    NEWEST                  
+PARTITION        FIRST         NEXT SEGMENTS        BYTES  OLDEST                    NEWEST
 0                    0            3        1          129  2023-11-14T22:13:20.000Z  2023-11-14T22:13:22.250Z
-1                    0            0        1            0  -                         -                       " ""
+1                    0            0        1            0  -                         -" ""
 }
 
 @test "describe --json: valid JSON with the right numbers" {
 	describe_fixture
 	run_both es-topic describe --json d
-	expect 0 '{"topic":"d","config":{"format":1,"partitions":2,"segment_bytes":"64MiB","segment_age":"7d","retention":"30d","retention_bytes":"0","cleanup":"delete","delete_retention":"1d","compression":"none","max_record_bytes":"1MiB","sync":"batch"},"partitions":[{"partition":0,"first_offset":0,"next_offset":3,"segments":1,"bytes":129,"oldest_timestamp":1700000000000,"newest_timestamp":1700000002250},{"partition":1,"first_offset":0,"next_offset":0,"segments":1,"bytes":0,"oldest_timestamp":-1,"newest_timestamp":-1}]}' ""
+	expect 0 '{"topic":"d","config":{"format":1,"partitions":2,"segment_bytes":"64MiB","segment_age":"1d","retention":"30d","retention_bytes":"0","cleanup":"delete","delete_retention":"1d","compression":"none","max_record_bytes":"1MiB","sync":"batch"},"partitions":[{"partition":0,"first_offset":0,"next_offset":3,"segments":1,"bytes":129,"oldest_timestamp":1700000000000,"newest_timestamp":1700000002250},{"partition":1,"first_offset":0,"next_offset":0,"segments":1,"bytes":0,"oldest_timestamp":-1,"newest_timestamp":-1}]}' ""
 	jq -e . <<<"$output" >/dev/null
 	[[ $(jq -c '[.partitions[] | [.partition, .first_offset, .next_offset]]' <<<"$output") == '[[0,0,3],[1,0,0]]' ]]
 }
@@ -306,7 +321,7 @@ $try_help"
 	seq 1 5 | es-produce t
 	fixture_torn_tail t
 	run_both es-topic check t
-	expect 0 "partition 0, segment 00000000000000000000.log, offset 5, byte 185: torn tail: truncated record: torn tail (20 bytes)
+	expect 0 "partition 0, segment 00000000000000000000.log, offset 5, byte 185: torn tail: truncated record (20 bytes)
 t: 1 partitions checked: 0 corrupt, 1 torn tail, 0 index" ""
 	run_both es-consume t
 	expect 0 "1
@@ -389,7 +404,7 @@ t: 2 partitions checked: 1 corrupt, 0 torn tail, 0 index" ""
 	run_both es-topic check --repair t
 	[[ $status == 0 && $stderr == "" ]]
 	q=$(cd t/0 && ls | grep '\.quarantine$')
-	[[ ${lines[0]} == "partition 0, segment 00000000000000000000.log, offset 5, byte 185: torn tail: truncated record: torn tail (20 bytes): quarantined" ]]
+	[[ ${lines[0]} == "partition 0, segment 00000000000000000000.log, offset 5, byte 185: torn tail: truncated record (20 bytes): quarantined" ]]
 	[[ $output == *"'0/$q'"* ]]
 	[[ $(stat -c %s "t/0/$q") == 20 && $(stat -c %s t/0/00000000000000000000.log) == 185 ]]
 	run_both es-topic check t

@@ -6,7 +6,8 @@
 #	load helper
 #
 # It gives every test:
-#   - PATH with the repository's bin/ first (build with `make` before);
+#   - ES_ROOT, the repository; PATH with $ES_ROOT/bin first (build with
+#     `make` before);
 #   - setup(): a fresh, empty directory per test (BATS_TEST_TMPDIR) as the
 #     current directory, with ES_DIR and NO_COLOR unset (a test sets them
 #     where it means to); a file that needs more defines its own setup()
@@ -44,6 +45,7 @@
 #   kafka_partition KEY N      (murmur2(KEY) & 0x7fffffff) % N
 #   wait_for SECONDS CMD...    run CMD every 0.05 s until it succeeds; fail
 #                              (status 1, with a message) after SECONDS
+#                              (a whole number)
 #   lines_at_least N FILE      true when FILE has at least N lines
 #   bg_start CMD...            start CMD in the background, fd 3 closed so
 #                              that bats does not wait for it (redirect the
@@ -51,10 +53,13 @@
 #                              is in $bg_pid and teardown kills it if it
 #                              still runs
 #   bg_stop PID [SIGNAL]       send SIGNAL (default TERM) to PID and wait
-#                              for it; its exit status is in $bg_status
+#                              for it; its exit status is in $bg_status;
+#                              after 10 s it is killed (SIGKILL) and
+#                              bg_stop fails
+#   running PID, stopped PID   whether PID still runs (a zombie has stopped)
 
 _es_helper_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ES_ROOT=${ES_ROOT:-$(cd "$_es_helper_dir/.." && pwd)}
+ES_ROOT=$(cd "$_es_helper_dir/.." && pwd) # the repository
 PATH="$ES_ROOT/bin:$PATH"
 export PATH
 
@@ -238,9 +243,24 @@ bg_start() {
 	_es_bg_pids+=("$bg_pid")
 }
 
+running() {
+	local state=
+	[[ -r /proc/$1/stat ]] && read -r _ _ state _ <"/proc/$1/stat" 2>/dev/null
+	[[ -n $state && $state != Z ]]
+}
+
+stopped() {
+	! running "$1"
+}
+
 bg_stop() {
-	local pid=$1 sig=${2:-TERM}
+	local pid=$1 sig=${2:-TERM} rc=0
 	kill -"$sig" "$pid" 2>/dev/null || true
+	if ! wait_for 10 stopped "$pid"; then
+		kill -KILL "$pid" 2>/dev/null || true
+		rc=1
+	fi
 	bg_status=0
 	wait "$pid" || bg_status=$?
+	return $rc
 }
