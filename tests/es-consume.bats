@@ -119,6 +119,18 @@ old_segment_gone() {
 4:5" ""
 }
 
+@test "earliest (the default) after old segments were deleted: no warning" {
+	old_segment_gone
+	run_both es-consume -n 2 -F '%o:%s\n' t
+	expect 0 "2:3
+3:4" ""
+	run_both es-consume -o earliest -n 2 -F '%o:%s\n' t
+	expect 0 "2:3
+3:4" ""
+	run_both es-consume -o -100 -n 1 -F '%o:%s\n' t
+	expect 0 "2:3" ""
+}
+
 @test "-o N into a closed segment, and -N across segments" {
 	make_topic t --segment-bytes 100
 	seq 1 10 | es-produce t
