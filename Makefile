@@ -8,7 +8,7 @@ BINDIR   = $(PREFIX)/bin
 MANDIR   = $(PREFIX)/share/man
 COMPDIR  = $(PREFIX)/share/bash-completion/completions
 
-BINS  = es-topic es-produce es-consume es-replay es-compact
+BINS  = es-topic es-produce es-consume es-replay es-compact es-lag
 MAN1  = $(BINS:%=man/%.1)
 MANS  = $(MAN1) man/es-format.5 man/es.7
 
