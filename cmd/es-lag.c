@@ -29,7 +29,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "es-int.h" /* WORKAROUND: es_partition_dir, es_seg_list; see oldest_segment() */
+#include "es-int.h" /* WORKAROUND: see lookup_ts() and oldest_segment() */
 
 static const char usage[] =
 	"Usage: es-lag [options] [TOPIC...]\n"
@@ -124,8 +124,6 @@ struct lookup {
 
 struct part {
 	es_partition_info pi;
-	es_reader *r;
-	struct lookup look;
 	uint64_t ts_off; /* the last lookup, shared by groups at one offset */
 	int64_t ts;
 	int seg_done, seg_closed; /* the oldest segment, looked up once */
@@ -143,6 +141,9 @@ struct topic {
 	struct part *parts;
 	struct group *groups;
 	size_t ngroups;
+	/* For the partition being looked at, one at a time. */
+	struct lookup *look;
+	es_reader *r;
 	uint64_t records, bytes;
 	double rskew, bskew; /* max/mean; < 0 when the mean is 0 */
 	uint32_t hot;
@@ -437,7 +438,7 @@ static int64_t record_ts(struct topic *tp, uint32_t p, uint64_t off)
 	pp->ts_off = off;
 	pp->ts = -1;
 	int64_t ts;
-	int got = lookup_ts(tp->t, p, &pp->look, off, pp->pi.next_offset, &ts);
+	int got = lookup_ts(tp->t, p, tp->look, off, pp->pi.next_offset, &ts);
 	if (got >= 0) {
 		if (got)
 			pp->ts = ts;
@@ -446,9 +447,9 @@ static int64_t record_ts(struct topic *tp, uint32_t p, uint64_t off)
 	es_error err = {{0}};
 	int rc = 0;
 	es_record rec;
-	if ((!pp->r && (rc = es_reader_open(tp->t, p, &pp->r, &err))) ||
-	    (rc = es_reader_seek(pp->r, off, NULL, &err)) ||
-	    (rc = es_reader_next(pp->r, pp->pi.next_offset, &rec, &err)) < 0) {
+	if ((!tp->r && (rc = es_reader_open(tp->t, p, &tp->r, &err))) ||
+	    (rc = es_reader_seek(tp->r, off, NULL, &err)) ||
+	    (rc = es_reader_next(tp->r, pp->pi.next_offset, &rec, &err)) < 0) {
 		cli_warn("topic '%s': %s", tp->name, err.msg);
 		return -1;
 	}
@@ -485,14 +486,13 @@ static void oldest_segment(struct topic *tp, uint32_t p)
 	pp->seg_end = bases[1];
 	free(bases);
 	/* The running largest timestamp after its last record. */
-	if (!pp->r && es_reader_open(tp->t, p, &pp->r, &err))
+	if (!tp->r && es_reader_open(tp->t, p, &tp->r, &err))
 		return;
 	es_record rec;
-	pp->ts_off = UINT64_MAX;
-	if (es_reader_seek(pp->r, pp->seg_end - 1, NULL, &err) ||
-	    es_reader_next(pp->r, pp->seg_end, &rec, &err) != 1)
+	if (es_reader_seek(tp->r, pp->seg_end - 1, NULL, &err) ||
+	    es_reader_next(tp->r, pp->seg_end, &rec, &err) != 1)
 		return;
-	pp->seg_newest = es_reader_max_ts(pp->r);
+	pp->seg_newest = es_reader_max_ts(tp->r);
 	pp->seg_closed = pp->seg_newest >= 0;
 }
 
@@ -603,12 +603,8 @@ static void collect_topic(struct topic *tp)
 	tp->cfg = *es_topic_config(tp->t);
 	uint32_t np = tp->cfg.partitions;
 	tp->parts = xcalloc(np, sizeof *tp->parts);
-	for (uint32_t p = 0; p < np; p++) {
-		struct part *pp = &tp->parts[p];
-		pp->ts_off = UINT64_MAX;
-		pp->look.dfd = pp->look.lfd = pp->look.ifd = -1;
-		pp->look.base = UINT64_MAX;
-	}
+	for (uint32_t p = 0; p < np; p++)
+		tp->parts[p].ts_off = UINT64_MAX;
 	uint64_t rmax = 0, bmax = 0;
 	for (uint32_t p = 0; p < np; p++) {
 		es_partition_info *pi = &tp->parts[p].pi;
@@ -632,8 +628,10 @@ static void collect_topic(struct topic *tp)
 	char **names;
 	size_t ng;
 	if ((rc = es_group_list(tp->t, &names, &ng, &err))) {
-		topic_fail(tp, cli_status(rc), "topic '%s': cannot list groups: %s",
-			   tp->name);
+		char msg[600];
+		snprintf(msg, sizeof msg, "topic '%s': cannot list groups: %s",
+			 tp->name, err.msg[0] ? err.msg : es_strerror(rc));
+		topic_fail(tp, cli_status(rc), "%s", msg);
 		return;
 	}
 	tp->groups = xcalloc(ng, sizeof *tp->groups);
@@ -649,12 +647,23 @@ static void collect_topic(struct topic *tp)
 		if ((rc = es_group_members(tp->t, g->name, pids, 0, &g->members,
 					   &err)))
 			cli_warn("topic '%s': %s", tp->name, err.msg);
-		for (uint32_t p = 0; p < np; p++) {
+	}
+	free(names);
+	/* Partition by partition: its groups share the segment it has open
+	 * for their oldest unprocessed records. */
+	tp->look = xcalloc(1, sizeof *tp->look);
+	tp->look->dfd = tp->look->lfd = tp->look->ifd = -1;
+	tp->look->base = UINT64_MAX;
+	for (uint32_t p = 0; p < np; p++) {
+		for (size_t k = 0; k < tp->ngroups; k++) {
+			struct group *g = &tp->groups[k];
 			struct row *r = &g->rows[p];
 			r->age_ms = r->since_commit_ms = r->eta_ms = -1;
 			r->commit_ts = -1;
 			r->rate = -1;
-			es_group_owner(tp->t, g->name, p, &r->owner);
+			/* Owners are live members: none, no lock to probe. */
+			if (g->members)
+				es_group_owner(tp->t, g->name, p, &r->owner);
 			es_commit_info ci;
 			rc = es_group_read(tp->t, g->name, p, &ci, &err);
 			if (rc && rc != ENOENT)
@@ -673,17 +682,20 @@ static void collect_topic(struct topic *tp)
 			if (r->status > g->status)
 				g->status = r->status;
 		}
+		lookup_close(tp->look);
+		es_reader_close(tp->r);
+		tp->r = NULL;
 	}
-	free(names);
 }
 
 static void close_topic(struct topic *tp)
 {
-	for (uint32_t p = 0; tp->parts && p < tp->cfg.partitions; p++) {
-		es_reader_close(tp->parts[p].r);
-		tp->parts[p].r = NULL;
-		lookup_close(&tp->parts[p].look);
-	}
+	if (tp->look)
+		lookup_close(tp->look);
+	free(tp->look);
+	tp->look = NULL;
+	es_reader_close(tp->r);
+	tp->r = NULL;
 	es_topic_close(tp->t);
 	tp->t = NULL;
 }
@@ -1525,9 +1537,8 @@ static void emit(const es_buf *b, int first)
 	localtime_r(&s, &tm);
 	strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
 	fmt_secs(every, sizeof every, o.watch_ms);
-	bprintf(&f, "Every %ss: es-lag%*s\n\n", every,
-		cols - 20 - (int)strlen(every) > 0
-			? cols - 20 - (int)strlen(every) : 0, when);
+	int pad = cols - 15 - (int)strlen(every); /* the time at the right */
+	bprintf(&f, "Every %ss: es-lag%*s\n\n", every, pad > 21 ? pad : 21, when);
 	es_buf_append(&f, b->data, b->len);
 	while (f.len && f.data[f.len - 1] == '\n')
 		f.len--;
@@ -1659,7 +1670,9 @@ int main(int argc, char **argv)
 		struct stat st;
 		if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
 			if (o.check) {
-				printf("ES-LAG UNKNOWN - no directory '%s'\n", dir);
+				cli_error("no directory '%s'", dir);
+				out_printf("ES-LAG UNKNOWN - no directory '%s'\n", dir);
+				out_finish();
 				return CHK_UNKNOWN;
 			}
 			cli_die(EX_NOINPUT_, "no directory '%s'", dir);
@@ -1679,6 +1692,9 @@ int main(int argc, char **argv)
 		emit(&b, first);
 		if (!o.watch)
 			break;
+		if (out_error())
+			cli_die(EX_IOERR_, "cannot write to standard output: %s",
+				strerror(out_error()));
 		/* Sleep to the next frame; SIGINT/SIGTERM cut it short. */
 		struct timespec ts = {o.watch_ms / 1000, o.watch_ms % 1000 * 1000000};
 		while (!cli_signal && nanosleep(&ts, &ts) != 0 && errno == EINTR)

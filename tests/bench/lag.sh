@@ -83,12 +83,13 @@ per_part=$(((GROUPS_PER_TOPIC + 1) * PER_ROUND))
 echo "lag: built $TOPICS topics x $PARTITIONS partitions x $GROUPS_PER_TOPIC groups" \
 	"($per_part records per partition) in $(($(ms) - start)) ms in $BENCH_DIR"
 
-# The median of ROUNDS runs of `es-lag` (the table, to a file), in ms.
+# The median wall time of ROUNDS runs of `es-lag` (the table, thrown
+# away), and the mean CPU time (user + system), in ms: "WALL CPU".
 time_lag() {
 	if command -v hyperfine >/dev/null 2>&1; then
 		hyperfine -N --warmup 2 --runs "$ROUNDS" --export-json hf.json \
 			--output=null "$BIN/es-lag" >/dev/null 2>&1
-		awk '/"median"/ { gsub(/[^0-9.e-]/, "", $2); printf "%.1f\n", $2 * 1000; exit }' hf.json
+		jq -r '.results[0] | "\(.median * 1000 * 10 | round / 10) \((.user + .system) * 1000 * 10 | round / 10)"' hf.json
 		return
 	fi
 	es-lag >/dev/null
@@ -101,14 +102,31 @@ time_lag() {
 		echo $(((b - a) / 1000)) >>times
 		i=$((i + 1))
 	done
-	sort -n times | awk '{ v[NR] = $1 } END { printf "%.1f\n", v[int((NR + 1) / 2)] / 1000 }'
+	sort -n times | awk '{ v[NR] = $1 } END { printf "%.1f -\n", v[int((NR + 1) / 2)] / 1000 }'
+}
+
+# What one run asks of the kernel, which the machine's load does not
+# change: "SYSCALLS BYTES-READ" (with strace), or "- -".
+io_lag() {
+	if ! command -v strace >/dev/null 2>&1; then
+		echo "- -"
+		return
+	fi
+	strace -f -c -o calls.txt es-lag >/dev/null 2>&1
+	strace -f -qq -o trace.txt -e trace=read,pread64 es-lag >/dev/null 2>&1
+	calls=$(awk '$NF == "total" { print $4 }' calls.txt)
+	awk -v calls="$calls" '/(read|pread64)(\(| resumed>)/ && / = [0-9]+$/ { b += $NF }
+		END { printf "%d %d\n", calls, b }' trace.txt
+	rm -f trace.txt calls.txt
 }
 
 rows=$(es-lag | awk -F '\t' 'NR > 1 && NF == 12' | wc -l)
 lagging=$(es-lag -J | jq '[.topics[].groups[].partitions[] | select(.lag > 0 and .age_seconds != null)] | length')
-small=$(time_lag)
+set -- $(time_lag) $(io_lag)
+small=$1 small_cpu=$2 small_calls=$3 small_read=$4
 bytes_small=$(du -sk . | cut -f1)
-echo "lag: es-lag over $rows rows ($lagging with lag and an age): median $small ms (target < 100 ms)"
+echo "lag: es-lag over $rows rows ($lagging with lag and an age): median $small ms" \
+	"(CPU $small_cpu ms; $small_calls system calls, $small_read bytes read) (target < 100 ms)"
 [ "${SMALL_ONLY:-0}" = 1 ] && exit 0
 
 # 100 times the data: 99 times as many records again in every partition.
@@ -123,9 +141,13 @@ rm -f big.jsonl batch.jsonl
 bytes_big=$(du -sk . | cut -f1)
 echo "lag: grew the data from $((bytes_small / 1024)) MiB to $((bytes_big / 1024)) MiB" \
 	"($((per_part * 100)) records per partition) in $(($(ms) - start)) ms"
-big=$(time_lag)
-echo "lag: es-lag with 100x the data: median $big ms"
-awk -v a="$small" -v b="$big" 'BEGIN {
-	printf "lag: ratio %.2f (100x data / 1x data); %s\n", b / a,
-		(a < 100 && b < 100) ? "within 100 ms" : "OVER 100 ms"
+set -- $(time_lag) $(io_lag)
+big=$1 big_cpu=$2 big_calls=$3 big_read=$4
+echo "lag: es-lag with 100x the data: median $big ms" \
+	"(CPU $big_cpu ms; $big_calls system calls, $big_read bytes read)"
+awk -v a="$small" -v b="$big" -v ca="$small_calls" -v cb="$big_calls" \
+	-v ra="$small_read" -v rb="$big_read" 'BEGIN {
+	printf "lag: 100x data / 1x data: time %.2f", b / a
+	if (ca != "-") printf ", system calls %.2f, bytes read %.2f", cb / ca, rb / ra
+	printf "; %s\n", (a < 100 && b < 100) ? "within 100 ms" : "OVER 100 ms"
 }'
