@@ -107,6 +107,14 @@ run_page() {
 	run_page es-consume.1
 }
 
+@test "es-replay.1 examples" {
+	run_page es-replay.1
+}
+
+@test "es-compact.1 examples" {
+	run_page es-compact.1
+}
+
 @test "es-format.5 examples" {
 	run_page es-format.5
 }
