@@ -11,6 +11,7 @@
 #include "cli.h"
 
 const char *cli_name = "es";
+const char *cli_create_hint = "";
 volatile sig_atomic_t cli_signal;
 
 void cli_init(const char *name)
@@ -133,8 +134,8 @@ es_topic *cli_open_topic(const char *arg)
 	es_error err = {{0}};
 	int rc = es_topic_open(cli_topic_path(arg), &t, &err);
 	if (rc == ENOENT)
-		cli_die(EX_NOINPUT_, "no topic '%s' (create it with es-topic create, "
-				     "or use --create where offered)", arg);
+		cli_die(EX_NOINPUT_, "no topic '%s' (create it with es-topic create%s)",
+			arg, cli_create_hint);
 	if (rc)
 		cli_die(cli_status(rc), "%s", err.msg);
 	return t;
@@ -172,6 +173,8 @@ int cli_parse_u64(const char *s, uint64_t *out)
 int cli_parse_partitions(const char *s, uint32_t n, unsigned char *set)
 {
 	memset(set, 0, n);
+	if (!*s)
+		return -1;
 	while (*s) {
 		char *end;
 		errno = 0;

@@ -16,6 +16,8 @@ enum {
 };
 
 extern const char *cli_name;
+/* Appended to the "no topic" message, e.g. ", or use --create". */
+extern const char *cli_create_hint;
 extern volatile sig_atomic_t cli_signal; /* SIGINT or SIGTERM once caught */
 
 void cli_init(const char *name);

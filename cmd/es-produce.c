@@ -368,6 +368,7 @@ int main(int argc, char **argv)
 		if (rc && rc != EEXIST) /* EEXIST: another producer won */
 			cli_die(EX_CANTCREAT_, "%s", err.msg);
 	}
+	cli_create_hint = ", or use --create";
 	es_topic *t = cli_open_topic(name);
 	const es_config *c = es_topic_config(t);
 	if (o.partition >= 0 && (uint32_t)o.partition >= c->partitions)

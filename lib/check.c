@@ -73,26 +73,6 @@ static int rec_at(seg_check *c, uint64_t pos, es_buf *b, es_record *r,
 				&need, why) > 0;
 }
 
-/* The running max at the start of a segment, as its first index entry
- * says: earlier segments may be gone (retention) or rewritten, and the
- * entries of this one were computed from what came before it. */
-static void anchor(seg_check *c)
-{
-	char iname[40];
-	unsigned char e[ES_IDX_ENTRY];
-	es_seg_name(iname, c->base, "index");
-	int fd = openat(c->dirfd, iname, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	es_idx_entry ie;
-	if (es_pread_full(fd, e, sizeof e, 0) == ES_IDX_ENTRY) {
-		es_idx_unpack(e, &ie);
-		if (ie.pos == 0 && ie.max_ts > c->run_max)
-			c->run_max = ie.max_ts;
-	}
-	close(fd);
-}
-
 static int add_range(seg_check *c, uint64_t from, uint64_t to)
 {
 	range *nb = realloc(c->bad, (c->nbad + 1) * sizeof *nb);
@@ -199,7 +179,6 @@ static int check_index(seg_check *c);
 /* Scan the segment: records, then the index against what it should be. */
 static int scan(seg_check *c, es_error *err)
 {
-	anchor(c);
 	if (c->z) {
 		int rc = scan_z(c, err);
 		return rc ? rc : check_index(c);
@@ -264,7 +243,11 @@ out:
 	return rc;
 }
 
-/* The index: what is on disk must be a prefix of what it should be. */
+/* The index: what is on disk must be a prefix of what it should be. Each
+ * entry must name the same record; its max timestamp may be higher than
+ * the running max of the records present now (es-compact removes records,
+ * the writer saw them), never lower (a time seek would start too late),
+ * and never lower than the entry before it. */
 static int check_index(seg_check *c)
 {
 	char iname[40], what[200];
@@ -273,25 +256,38 @@ static int check_index(seg_check *c)
 	es_buf disk = {0};
 	int irc = es_read_small(c->dirfd, iname, &disk, (size_t)1 << 30);
 	if (c->nbad == 0) {
-		size_t n = irc ? 0 : disk.len;
+		size_t n = irc ? 0 : disk.len, i;
+		what[0] = 0;
 		if (irc == ENOENT && c->idx.len)
 			snprintf(what, sizeof what, "index file missing");
 		else if (n % ES_IDX_ENTRY)
 			snprintf(what, sizeof what, "index has a partial entry");
-		else if (n > c->idx.len || memcmp(disk.data, c->idx.data, n))
+		else if (n > c->idx.len)
 			snprintf(what, sizeof what,
-				 "index does not match the log");
-		else if (n < c->idx.len)
+				 "index has entries past the log");
+		for (i = 0; !what[0] && i < n; i += ES_IDX_ENTRY) {
+			es_idx_entry d, e, prev;
+			es_idx_unpack((unsigned char *)disk.data + i, &d);
+			es_idx_unpack((unsigned char *)c->idx.data + i, &e);
+			if (i)
+				es_idx_unpack((unsigned char *)disk.data + i -
+						      ES_IDX_ENTRY, &prev);
+			if (d.rel != e.rel || d.pos != e.pos || d.max_ts < e.max_ts ||
+			    (i && d.max_ts < prev.max_ts))
+				snprintf(what, sizeof what,
+					 "index entry %zu does not match the log",
+					 i / ES_IDX_ENTRY);
+		}
+		if (!what[0] && n < c->idx.len)
 			snprintf(what, sizeof what,
 				 "index behind the log (%zu of %zu entries)",
 				 n / ES_IDX_ENTRY, c->idx.len / ES_IDX_ENTRY);
-		else
-			what[0] = 0;
 		if (what[0])
 			problem(c, ES_PROBLEM_INDEX, c->base, 0, what,
 				c->repair ? "rebuilt" : NULL);
 		if (what[0] && c->repair)
-			rc = es_replace_file(c->dirfd, iname, c->idx.data,
+			rc = es_replace_file(c->dirfd, iname,
+					     c->idx.len ? c->idx.data : "",
 					     c->idx.len);
 	}
 	es_buf_free(&disk);

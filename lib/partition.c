@@ -429,8 +429,11 @@ int es_pwriter_recover(es_pwriter *w, es_problem_fn fn, void *arg,
 	}
 	w->size = pos;
 	w->next = next > w->seg_base ? next : w->seg_base;
-	if (head_ok && head.next > w->next && pos == 0)
-		w->next = head.next; /* an empty active segment after a gap */
+	/* Offsets are never given twice: if published records were lost
+	 * (repaired corruption, a power loss with sync none), their offsets
+	 * stay a gap. */
+	if (head_ok && head.next > w->next)
+		w->next = head.next;
 	w->max_ts = head_ok && head.max_ts > max_ts ? head.max_ts : max_ts;
 	w->seg_first_ts = first_ts;
 	rc = es_pwriter_publish(w, err);

@@ -570,7 +570,7 @@ es-consume: warning: 1 corrupt records skipped"
 
 @test "a missing topic is 66; a bad or newer topic.yaml 78" {
 	run_both es-consume nope
-	expect 66 "" "es-consume: no topic 'nope' (create it with es-topic create, or use --create where offered)"
+	expect 66 "" "es-consume: no topic 'nope' (create it with es-topic create)"
 	make_topic t
 	fixture_future_format t
 	run_both es-consume t
@@ -608,4 +608,12 @@ $try_help"
 	run_both es-consume --version
 	[[ $status == 0 && $stderr == "" ]]
 	[[ $output =~ ^es-consume\ \(es\)\ [0-9]+\.[0-9]+\.[0-9]+,\ format\ 1$ ]]
+}
+
+@test "an empty -p list is 64" {
+	make_topic t -p 2
+	echo a | es-produce t
+	run_both es-consume -p '' t
+	expect 64 "" "es-consume: bad partition list '' (topic has 2 partitions)
+Try 'es-consume --help' for more information."
 }

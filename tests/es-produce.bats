@@ -5,7 +5,7 @@ bats_require_minimum_version 1.5.0
 load helper
 
 try_help='Try '\''es-produce --help'\'' for more information.'
-no_topic_hint="(create it with es-topic create, or use --create where offered)"
+no_topic_hint="(create it with es-topic create, or use --create)"
 
 next_at_least() { # TOPIC N
 	local n

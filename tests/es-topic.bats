@@ -298,7 +298,7 @@ PARTITION        FIRST         NEXT SEGMENTS        BYTES  OLDEST               
 	expect 64 "" "es-topic: describe takes one TOPIC
 $try_help"
 	run_both es-topic describe nope
-	expect 66 "" "es-topic: no topic 'nope' (create it with es-topic create, or use --create where offered)"
+	expect 66 "" "es-topic: no topic 'nope' (create it with es-topic create)"
 }
 
 # ---- check ------------------------------------------------------------------
@@ -489,7 +489,7 @@ $try_help"
 
 @test "alter: a missing topic is 66" {
 	run_both es-topic alter nope -p 2
-	expect 66 "" "es-topic: no topic 'nope' (create it with es-topic create, or use --create where offered)"
+	expect 66 "" "es-topic: no topic 'nope' (create it with es-topic create)"
 	[[ ! -e nope ]]
 }
 
@@ -531,9 +531,9 @@ $try_help"
 
 @test "a missing topic is 66 for describe and check" {
 	run_both es-topic describe nope
-	expect 66 "" "es-topic: no topic 'nope' (create it with es-topic create, or use --create where offered)"
+	expect 66 "" "es-topic: no topic 'nope' (create it with es-topic create)"
 	run_both es-topic check nope
-	expect 66 "" "es-topic: no topic 'nope' (create it with es-topic create, or use --create where offered)"
+	expect 66 "" "es-topic: no topic 'nope' (create it with es-topic create)"
 }
 
 # ---- usage ----------------------------------------------------------------------

@@ -1430,11 +1430,7 @@ static void test_corrupt_published_last_record(void)
 {
 	/* Nothing valid after it, but it was published: corruption, not a
 	 * torn tail; and its offset is not given to the next record. */
-#ifdef ES_TEST_PENDING
 	corrupt_case("corrupt-active-last", -1, -1, -1, 1);
-#else
-	corrupt_case("corrupt-active-last", -1, -1, -1, 0);
-#endif
 }
 
 /* ---- 8. a stale or damaged index never hides a record ----------------------- */
@@ -1627,7 +1623,7 @@ static void index_case(const char *name, int active, unsigned kinds,
 /* check --repair rebuilds an index whose first entry claims a later
  * timestamp wrongly (bug 3 of the log-tests bug list): everything else
  * about that kind is tested below, the rebuilt bytes only with
- * -DES_TEST_PENDING until fixed. */
+ * (fixed). */
 #define D_REBUILD_BUGS (1u << D_TS_HIGH)
 #define D_ALL ((1u << D_NKINDS) - 1)
 
@@ -1641,14 +1637,12 @@ static void test_index_damage_active(void)
 	index_case("idx-active", 1, D_ALL, D_ALL, D_ALL & ~D_REBUILD_BUGS);
 }
 
-#ifdef ES_TEST_PENDING
 static void test_index_damage_pending(void)
 {
 	unsigned k = D_REBUILD_BUGS;
 	index_case("idx-pending-closed", 0, k, k, k);
 	index_case("idx-pending-active", 1, k, k, k);
 }
-#endif
 
 /* ---- 9. partition facts and alter ----------------------------------------- */
 
@@ -1817,9 +1811,7 @@ int main(void)
 	RUN(test_corrupt_published_last_record);
 	RUN(test_index_damage_closed);
 	RUN(test_index_damage_active);
-#ifdef ES_TEST_PENDING
 	RUN(test_index_damage_pending);
-#endif
 	RUN(test_stat_end_alter);
 	RUN(test_config_error_position);
 	if (big)
