@@ -389,14 +389,28 @@ scan:
 /* 1 and *ts for the first record at or after off and below end; 0 if
  * there is none; -1 when this lookup cannot tell (compressed segment,
  * damage): the caller asks the reader. */
-static int lookup_ts(es_topic *t, uint32_t p, struct lookup *l, uint64_t off,
-		     uint64_t end, int64_t *ts)
+static int lookup_ts(es_topic *t, uint32_t p, const es_partition_info *pi,
+		     struct lookup *l, uint64_t off, int64_t *ts)
 {
+	uint64_t end = pi->next_offset;
 	if (l->dfd < 0) {
 		l->dfd = es_partition_dir(t, p, NULL);
-		if (l->dfd < 0 || es_seg_list(l->dfd, &l->bases, &l->nb))
+		if (l->dfd < 0)
+			return -1;
+		/* One segment is the active one, never compacted: its base is
+		 * the first offset. Otherwise, or if it is not there, list. */
+		if (pi->segments == 1 && (l->bases = malloc(sizeof *l->bases))) {
+			l->bases[0] = pi->first_offset;
+			l->nb = 1;
+			if (lookup_open_seg(l, l->bases[0]) == 0)
+				goto listed;
+			free(l->bases);
+			l->bases = NULL;
+		}
+		if (es_seg_list(l->dfd, &l->bases, &l->nb))
 			return -1;
 	}
+listed:;
 	size_t i = 0;
 	while (i + 1 < l->nb && l->bases[i + 1] <= off)
 		i++;
@@ -438,7 +452,7 @@ static int64_t record_ts(struct topic *tp, uint32_t p, uint64_t off)
 	pp->ts_off = off;
 	pp->ts = -1;
 	int64_t ts;
-	int got = lookup_ts(tp->t, p, tp->look, off, pp->pi.next_offset, &ts);
+	int got = lookup_ts(tp->t, p, &pp->pi, tp->look, off, &ts);
 	if (got >= 0) {
 		if (got)
 			pp->ts = ts;
@@ -1164,14 +1178,19 @@ static void render_json(es_buf *b, const struct verdict *v)
 
 /* ---- Prometheus ----------------------------------------------------------- */
 
+/* A label; the format wants UTF-8, so a name that is not gets '?' for
+ * its other bytes. */
 static void plabel(es_buf *b, const char *name, const char *v)
 {
+	int utf8 = es_utf8_valid(v, strlen(v));
 	bprintf(b, "%s=\"", name);
 	for (; *v; v++) {
 		if (*v == '\\' || *v == '"')
 			bprintf(b, "\\%c", *v);
 		else if (*v == '\n')
 			bput(b, "\\n");
+		else if (!utf8 && (unsigned char)*v >= 0x80)
+			bput(b, "?");
 		else if (es_buf_append(b, v, 1))
 			cli_die(EX_FAIL, "out of memory");
 	}
