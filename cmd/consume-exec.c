@@ -168,6 +168,12 @@ static void spawn(struct job *j)
 		cli_die(EX_TEMPFAIL_, "cannot fork: %s", strerror(errno));
 	if (pid == 0) {
 		dup2(fd, 0);
+		/* The handler keeps its partition's lock: if we are killed
+		 * while it runs, no other member takes the partition (and
+		 * runs these records) until the handler is done too. */
+		int lfd = es_group_lock_fd(g_current, j->pp->id);
+		if (lfd >= 0)
+			fcntl(lfd, F_SETFD, 0);
 		/* Ignored signals stay ignored across exec: undo ours. */
 		signal(SIGPIPE, SIG_DFL);
 		signal(SIGXFSZ, SIG_DFL);
@@ -335,7 +341,8 @@ int exec_run(es_topic *t, es_group *g, struct part *parts, uint32_t np,
 	     es_watch *watch)
 {
 	struct job *jobs = calloc(np, sizeof *jobs);
-	if (!jobs || pipe2(chld_pipe, O_NONBLOCK | O_CLOEXEC) != 0)
+	unsigned char *give = calloc(np, 1);
+	if (!jobs || !give || pipe2(chld_pipe, O_NONBLOCK | O_CLOEXEC) != 0)
 		cli_die(EX_FAIL, "cannot set up --exec: %s", strerror(errno));
 	for (uint32_t i = 0; i < np; i++)
 		jobs[i].pp = &parts[i];
@@ -360,7 +367,8 @@ int exec_run(es_topic *t, es_group *g, struct part *parts, uint32_t np,
 				continue;
 			if (j->state == J_BACKOFF && now >= j->wake)
 				j->state = J_READY;
-			if (j->state == J_IDLE && !stopping && !j->pp->done) {
+			if (j->state == J_IDLE && !stopping && !j->pp->done &&
+			    !give[j->pp->id]) {
 				if (fill(j))
 					last_work = now;
 				else if (!o.follow)
@@ -391,23 +399,32 @@ int exec_run(es_topic *t, es_group *g, struct part *parts, uint32_t np,
 				break;
 		}
 		if (o.follow && now - last_rebalance >= 500) {
-			/* Give away only partitions with no batch in hand. */
 			es_error err = {{0}};
 			int rc = es_group_rebalance(g, 1, 0, &err);
 			if (rc < 0)
 				cli_die(cli_status(-rc), "%s", err.msg);
 			uint32_t p;
 			while (es_group_should_release(g, &p)) {
-				if (jobs[p].state != J_IDLE)
-					break;
-				es_reader_close(parts[p].r);
-				parts[p].r = NULL;
-				parts[p].active = 0;
-				es_group_release(g, p);
+				give[p] = 1;
+				es_group_keep(g, p);
 			}
-			while (es_group_acquired(g, &p))
+			while (es_group_acquired(g, &p)) {
+				give[p] = 0;
 				group_open_part(t, &parts[p]);
+			}
 			last_rebalance = now;
+		}
+		/* Give partitions away at a batch boundary: a batch not yet
+		 * handed to its command is simply left for the next owner. */
+		for (uint32_t p = 0; p < np; p++) {
+			if (!give[p] || jobs[p].state == J_RUNNING)
+				continue;
+			jobs[p].state = J_IDLE;
+			es_reader_close(parts[p].r);
+			parts[p].r = NULL;
+			parts[p].active = 0;
+			es_group_release(g, p);
+			give[p] = 0;
 		}
 		/* Sleep until a child ends, records arrive, a backoff ends, or
 		 * it is time to look at the group. */
@@ -454,6 +471,7 @@ int exec_run(es_topic *t, es_group *g, struct part *parts, uint32_t np,
 		free(jobs[i].stack);
 	}
 	free(jobs);
+	free(give);
 	if (dlt_prod)
 		es_producer_close(dlt_prod);
 	if (dlt)

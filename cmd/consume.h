@@ -58,4 +58,7 @@ int group_rebalance(es_topic *t, es_group *g, struct part *parts,
 
 int64_t mono_ms(void);
 
+/* The group joined, for commits made while opening a partition. */
+extern es_group *g_current;
+
 #endif

@@ -78,6 +78,8 @@ static uint32_t parse_count(const char *s, const char *what, uint64_t lo)
 	return (uint32_t)v;
 }
 
+es_group *g_current;
+
 void group_open_part(es_topic *t, struct part *pp)
 {
 	es_error err = {{0}};
@@ -89,6 +91,8 @@ void group_open_part(es_topic *t, struct part *pp)
 	if (rc)
 		cli_die(cli_status(rc), "%s", err.msg);
 	rc = es_group_read(t, o.group, pp->id, &ci, &err);
+	if (rc == ES_EFORMAT)
+		cli_die(EX_CONFIG_, "%s", err.msg);
 	if (rc && rc != ENOENT)
 		cli_warn("%s; starting from --reset", err.msg);
 	uint64_t start = ci.offset;
@@ -105,8 +109,17 @@ void group_open_part(es_topic *t, struct part *pp)
 	pp->done = 0;
 	pp->limit = o.follow ? UINT64_MAX : end;
 	pp->emitted = pp->committed = es_reader_position(pp->r);
-	if (ci.offset != ES_NO_OFFSET)
+	if (ci.offset != ES_NO_OFFSET) {
 		pp->committed = ci.offset;
+	} else if (g_current) {
+		/* The reset position becomes the group's: records that arrive
+		 * before the first one is read are not skipped by a later run
+		 * resetting again. */
+		rc = es_group_commit(g_current, pp->id, pp->emitted, 0, 0, &err);
+		if (rc)
+			cli_die(cli_status(rc) == EX_FAIL ? EX_IOERR_ : cli_status(rc),
+				"%s", err.msg);
+	}
 	pp->commit_ms = mono_ms();
 }
 
@@ -387,6 +400,9 @@ int main(int argc, char **argv)
 		cli_usage_error("--exec needs a group (-g), to commit to");
 	if (!o.exec && (o.dead_letter || o.jobs > 1))
 		cli_usage_error("--dead-letter and -j go with --exec");
+	if (o.exec && (o.max != UINT64_MAX || until >= 0))
+		cli_usage_error("-n and --until do not apply to --exec (use "
+				"--timeout)");
 	if (o.group && !es_group_name_ok(o.group))
 		cli_usage_error("bad group name '%s' (letters, digits, '.', '_', '-')",
 				o.group);
@@ -427,6 +443,7 @@ int main(int argc, char **argv)
 	if (o.group) {
 		if ((rc = es_group_join(t, o.group, &g, &err)))
 			cli_die(cli_status(rc), "%s", err.msg);
+		g_current = g;
 		group_rebalance(t, g, parts, 0, 0, NULL);
 	} else {
 		for (uint32_t p = 0; p < np; p++) {

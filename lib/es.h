@@ -316,7 +316,8 @@ typedef struct es_commit_info {
 	int64_t time_ms; /* of the last commit; -1 */
 	uint64_t retries;      /* --exec attempts after a failure, in all */
 	uint64_t dead_letters; /* records sent to a dead-letter topic */
-	uint32_t nhist;	       /* oldest first, at least 2 s apart */
+	uint32_t nhist;	       /* oldest first; all but the newest at least
+				* 2 s apart (the newest is the last commit) */
 	es_commit_point hist[ES_COMMIT_HISTORY];
 } es_commit_info;
 
@@ -342,7 +343,14 @@ int es_group_acquired(es_group *g, uint32_t *p);
  * *p, or 0. */
 int es_group_should_release(es_group *g, uint32_t *p);
 void es_group_release(es_group *g, uint32_t p);
+/* Forget that p should be released (the caller releases it later). */
+void es_group_keep(es_group *g, uint32_t p);
 uint32_t es_group_owned_count(const es_group *g);
+/* The descriptor holding partition p's lock (-1 if not owned), for a child
+ * process that must keep the partition while it runs: an --exec handler
+ * orphaned by a killed member then keeps it until it exits, so no other
+ * member runs the same records at the same time. */
+int es_group_lock_fd(const es_group *g, uint32_t p);
 int es_group_pid(const es_group *g);
 
 /* Commit offset (the next one to deliver) for an owned partition,

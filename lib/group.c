@@ -115,6 +115,14 @@ int es_group_join(es_topic *t, const char *name, es_group **out, es_error *err)
 	int dfd = group_dir(t, name, 1, err);
 	if (dfd < 0)
 		return -dfd;
+	/* Another member may have made the group and not yet its members/:
+	 * make sure of it here. */
+	if (mkdirat(dfd, "members", 0755) != 0 && errno != EEXIST) {
+		int rc = errno;
+		close(dfd);
+		es_err(err, "cannot join group '%s': %s", name, strerror(rc));
+		return rc;
+	}
 	es_group *g = calloc(1, sizeof *g);
 	if (!g) {
 		close(dfd);
@@ -232,6 +240,8 @@ static void free_names(char **v, size_t n)
 	free(v);
 }
 
+int es_group_owns(const es_group *g, uint32_t p);
+
 static int try_acquire(es_group *g, uint32_t p)
 {
 	char name[32];
@@ -305,6 +315,11 @@ int es_group_rebalance(es_group *g, int release, int greedy, es_error *err)
 	return got;
 }
 
+int es_group_lock_fd(const es_group *g, uint32_t p)
+{
+	return es_group_owns(g, p) ? g->lockfd[p] : -1;
+}
+
 int es_group_owns(const es_group *g, uint32_t p)
 {
 	return p < g->n && g->lockfd[p] >= 0;
@@ -340,6 +355,12 @@ int es_group_should_release(es_group *g, uint32_t *p)
 			return 1;
 		}
 	return 0;
+}
+
+void es_group_keep(es_group *g, uint32_t p)
+{
+	if (p < g->n)
+		g->give[p] = 0;
 }
 
 void es_group_release(es_group *g, uint32_t p)
