@@ -306,8 +306,23 @@ int es_producer_busy(es_producer *p)
 
 int es_producer_flush(es_producer *p, es_ack_fn ack, void *arg, es_error *err)
 {
-	int rc = es_producer_submit(p, ack, arg, err);
-	if (!rc)
-		rc = reap(p, ack, arg, err);
-	return rc;
+	int rc = reap(p, ack, arg, err);
+	if (rc || !p->b[p->fill].norder)
+		return rc;
+	/* Nothing in flight: commit here rather than hand over to the
+	 * committer and wait for it, two thread wake-ups saved on the path
+	 * that sets follow latency (a sync each time the input pauses). */
+	pthread_mutex_lock(&p->mu);
+	p->fill = !p->fill;
+	pthread_mutex_unlock(&p->mu);
+	rc = commit(p, &p->b[!p->fill], err);
+	pthread_mutex_lock(&p->mu);
+	if (rc && !p->rc) {
+		p->rc = rc;
+		if (err)
+			p->err = *err;
+	}
+	p->busy = p->done = 1;
+	pthread_mutex_unlock(&p->mu);
+	return reap(p, ack, arg, err);
 }
