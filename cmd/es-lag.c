@@ -62,6 +62,7 @@ static const char *const st_colour[ST_N] = {"32", "33", "31", "31", "1;35",
 					    "1;31"};
 
 #define WINDOW 10	      /* commit points judged, as Burrow's window */
+#define RATE_MIN_MS 2000      /* a rate over less time is noise */
 #define STALL_MIN_MS 60000    /* default --stall, unless 10 gaps are longer */
 #define RISK_MARGIN 10	      /* percent of retention: AT-RISK before it */
 
@@ -544,7 +545,8 @@ static void judge(struct topic *tp, uint32_t p, const es_commit_info *ci,
 		if (h[i].end <= h[i].offset)
 			behind_all = 0;
 	double prate = -1;
-	if (n - w0 >= 2 && now_ms > h[w0].time_ms && ci->offset >= h[w0].offset) {
+	if (n - w0 >= 2 && now_ms - h[w0].time_ms >= RATE_MIN_MS &&
+	    ci->offset >= h[w0].offset) {
 		double secs = (double)(now_ms - h[w0].time_ms) / 1000;
 		r->rate = (double)(ci->offset - h[w0].offset) / secs;
 		prate = end >= h[w0].end ? (double)(end - h[w0].end) / secs : 0;
