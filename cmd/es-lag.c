@@ -677,13 +677,17 @@ static void collect_topic(struct topic *tp)
 			r->age_ms = r->since_commit_ms = r->eta_ms = -1;
 			r->commit_ts = -1;
 			r->rate = -1;
-			/* Owners are live members: none, no lock to probe. */
-			if (g->members)
-				es_group_owner(tp->t, g->name, p, &r->owner);
 			es_commit_info ci;
 			rc = es_group_read(tp->t, g->name, p, &ci, &err);
 			if (rc && rc != ENOENT)
 				cli_warn("topic '%s': %s", tp->name, err.msg);
+			int lagging = !rc && ci.offset != ES_NO_OFFSET &&
+				      ci.offset < tp->parts[p].pi.next_offset;
+			/* A lock is held by a live member, or by the --exec
+			 * handler of a dead one, which has a batch in hand, so
+			 * lag: without either there is no lock to probe. */
+			if (g->members || lagging)
+				es_group_owner(tp->t, g->name, p, &r->owner);
 			if (rc || ci.offset == ES_NO_OFFSET)
 				continue;
 			r->has_commit = 1;

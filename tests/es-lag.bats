@@ -323,6 +323,21 @@ EOF
 	bg_stop "$bg_pid"
 }
 
+@test "a killed member's handler keeps the partition: STALLED, then STOPPED when it exits" {
+	make_topic t
+	seq 5 | es-produce t
+	es-consume -g g -n 2 t >/dev/null
+	mkfifo gate
+	bg_start es-consume -g g -f --exec 'cat >/dev/null; read x <gate' t >out 2>err
+	wait_for 10 owner_is t g 0 "$bg_pid"
+	{ kill -9 "$bg_pid" && wait "$bg_pid"; } 2>/dev/null || true
+	# No member, but the lock is its handler's: not STOPPED.
+	[[ $(es-lag -J t | jq -c '.topics[0].groups[0] | [.members, .partitions[0].owned]') == '[0,true]' ]]
+	wait_for 10 status_is t g 0 STALLED --stall 1s
+	printf 'go\n' >gate
+	wait_for 10 status_is t g 0 STOPPED --stall 1s
+}
+
 @test "LAGGING: a slow member while records come faster, over two commit points" {
 	make_topic t
 	seq 3 | es-produce t
