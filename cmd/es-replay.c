@@ -62,12 +62,19 @@ static void fmt_duration(double s, char *buf, size_t cap)
 			 v / 60 % 60);
 }
 
-/* Records/s over the commit history, or 0 when there is none. */
+/* Records/s over the recent commit history (the last 10 minutes of it, and
+ * only since the last time the offset went back, as after a replay), or 0
+ * when there is none. */
 static double history_rate(const es_commit_info *ci)
 {
 	if (ci->nhist < 2)
 		return 0;
-	const es_commit_point *a = &ci->hist[0], *b = &ci->hist[ci->nhist - 1];
+	const es_commit_point *b = &ci->hist[ci->nhist - 1];
+	uint32_t i = ci->nhist - 1;
+	while (i > 0 && ci->hist[i - 1].offset <= ci->hist[i].offset &&
+	       b->time_ms - ci->hist[i - 1].time_ms <= 600000)
+		i--;
+	const es_commit_point *a = &ci->hist[i];
 	if (b->time_ms <= a->time_ms || b->offset <= a->offset)
 		return 0;
 	return (double)(b->offset - a->offset) * 1000.0 /
@@ -281,7 +288,8 @@ int main(int argc, char **argv)
 		} else if ((rc = es_group_members(t, group, pids, 16, &nm, &err))) {
 			cli_die(cli_status(rc), "%s", err.msg);
 		}
-		if (lock < 0 && execute) {
+		int other_replay = lock < 0 && execute;
+		if (other_replay) {
 			nm = 1; /* another replay: wait as for a member */
 		} else if (nm && execute) {
 			es_group_unlock_replay(lock);
@@ -290,7 +298,7 @@ int main(int argc, char **argv)
 		if (!nm)
 			break;
 		char who[200] = "";
-		for (size_t i = 0; i < nm && i < 16; i++)
+		for (size_t i = 0; i < nm && i < 16 && !other_replay; i++)
 			snprintf(who + strlen(who), sizeof who - strlen(who), "%s%d",
 				 i ? ", " : "", pids[i]);
 		if (!execute) {
@@ -305,9 +313,13 @@ int main(int argc, char **argv)
 				nm == 1 ? "" : "s", who[0] ? who : "?");
 		if (cli_signal)
 			cli_exit(EX_TEMPFAIL_);
-		if (timeout_ms >= 0 && mono_ms() - started >= timeout_ms)
+		if (timeout_ms >= 0 && mono_ms() - started >= timeout_ms) {
+			if (other_replay)
+				cli_die(EX_TEMPFAIL_, "group '%s': another replay is "
+					"still running after --timeout", group);
 			cli_die(EX_TEMPFAIL_, "group '%s' still has live members "
 				"(pid %s) after --timeout", group, who[0] ? who : "?");
+		}
 		usleep(100000);
 	}
 
@@ -388,7 +400,7 @@ int main(int argc, char **argv)
 			   group, execute ? "true" : "false");
 	}
 	else
-		out_printf("%-9s %14s %14s %12s %12s  %s\n", "PARTITION",
+		out_printf("%-9s %15s %15s %12s %12s  %s\n", "PARTITION",
 			   "COMMITTED-NOW", "COMMITTED-AFTER", "REDELIVERED",
 			   "SKIPPED", "ESTIMATE");
 	for (uint32_t i = 0; i < n; i++) {
@@ -421,7 +433,7 @@ int main(int argc, char **argv)
 			else
 				out_printf("%.1f}", est);
 		} else {
-			out_printf("%-9u %14s %14" PRIu64 " %12" PRIu64 " %12" PRIu64
+			out_printf("%-9u %15s %15" PRIu64 " %12" PRIu64 " %12" PRIu64
 				   "  %s\n", r->p, nowbuf, r->after, again, skipped,
 				   estbuf);
 		}

@@ -471,6 +471,25 @@ static int sweep(int dfd)
 	int rc = es_seg_list(dfd, &bases, &nb);
 	if (rc)
 		return rc;
+	fd = dup(dfd);
+	d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (d) {
+		rewinddir(d);
+		while ((e = readdir(d))) {
+			size_t l = strlen(e->d_name);
+			if (l != ES_SEG_NAME_LEN + 6 || strcmp(e->d_name + l - 6, ".index"))
+				continue;
+			uint64_t base = strtoull(e->d_name, NULL, 10);
+			int found = 0;
+			for (size_t i = 0; i < nb && !found; i++)
+				found = bases[i] == base;
+			if (!found)
+				unlinkat(dfd, e->d_name, 0);
+		}
+		closedir(d);
+	} else if (fd >= 0) {
+		close(fd);
+	}
 	for (size_t i = 0; i < nb; i++) {
 		char log[40], zlog[40];
 		struct stat st;
@@ -503,6 +522,14 @@ static int rewrite(ctx *c, uint64_t base, uint64_t prev, int compress, int dry)
 	snprintf(tidx, sizeof tidx, "%020llu.index.cleaned",
 		 (unsigned long long)base);
 	int was_z = in.s.z, changes = 0;
+	/* Never back from compressed to plain: the install order (NOTES 2)
+	 * tells old from new by that direction. */
+	if (was_z && !compress) {
+		compress = 1;
+		o.z = 1;
+		snprintf(tlog, sizeof tlog, "%020llu.zlog.cleaned",
+			 (unsigned long long)base);
+	}
 	if (!dry) {
 		o.fd = openat(c->dfd, tlog, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 			      0644);
@@ -705,10 +732,11 @@ static void unread_warn(ctx *c, uint64_t from, uint64_t to,
 		return;
 	for (size_t i = 0; i < n; i++) {
 		es_commit_info ci;
-		if (es_group_read(c->t, names[i], c->p, &ci, NULL) == 0 &&
-		    ci.offset < to && unread)
-			unread(arg, names[i], c->p,
-			       to - (ci.offset > from ? ci.offset : from));
+		/* A group without a commit here would read from the start. */
+		int rc = es_group_read(c->t, names[i], c->p, &ci, NULL);
+		uint64_t at = rc == 0 ? ci.offset : rc == ENOENT ? 0 : UINT64_MAX;
+		if (at < to && unread)
+			unread(arg, names[i], c->p, to - (at > from ? at : from));
 		free(names[i]);
 	}
 	free(names);
@@ -723,9 +751,10 @@ static uint64_t min_committed(ctx *c)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
 		es_commit_info ci;
-		if (es_group_read(c->t, names[i], c->p, &ci, NULL) == 0 &&
-		    ci.offset < min)
-			min = ci.offset;
+		int rc = es_group_read(c->t, names[i], c->p, &ci, NULL);
+		uint64_t at = rc == 0 ? ci.offset : rc == ENOENT ? 0 : UINT64_MAX;
+		if (at < min)
+			min = at;
 		free(names[i]);
 	}
 	free(names);
