@@ -120,8 +120,10 @@ static void one_record(const char *file, uint64_t line, const char *rec,
 	uint32_t hlen = (uint32_t)o.headers.len;
 	int part = o.partition;
 	int64_t ts = now;
-	es_error err = {{0}};
+	es_error err; /* filled only on error: zeroing 512 bytes per record
+		       * was a tenth of es-produce's time */
 	int rc;
+	err.msg[0] = 0;
 	if (len > UINT32_MAX - 1) {
 		bad_record(file, line, rec, len, ES_ETOOBIG, "record too large");
 		return;
