@@ -933,7 +933,8 @@ struct table {
 	char **cells;
 };
 
-static void tab_row(struct table *t, char cells[][48])
+/* A row: cells[c] is names[c] when that is set (names are not cut). */
+static void tab_row(struct table *t, char cells[][48], const char *const *names)
 {
 	if (t->nrows == t->cap) {
 		t->cap = t->cap ? t->cap * 2 : 64;
@@ -942,7 +943,8 @@ static void tab_row(struct table *t, char cells[][48])
 			cli_die(EX_FAIL, "out of memory");
 	}
 	for (size_t c = 0; c < t->ncol; c++)
-		t->cells[t->nrows * t->ncol + c] = xstrdup(cells[c]);
+		t->cells[t->nrows * t->ncol + c] =
+			xstrdup(names && names[c] ? names[c] : cells[c]);
 	t->nrows++;
 }
 
@@ -1019,11 +1021,10 @@ static void render_table(es_buf *b)
 		uint32_t np = tp->cfg.partitions;
 		for (size_t k = 0; k < tp->ngroups; k++) {
 			struct group *g = &tp->groups[k];
+			const char *names[MAXCOL] = {g->name, tp->name};
 			for (uint32_t p = 0; p < np; p++) {
 				struct row *r = &g->rows[p];
 				int h = r->has_commit;
-				snprintf(c[0], 48, "%.47s", g->name);
-				snprintf(c[1], 48, "%.47s", tp->name);
 				snprintf(c[2], 48, "%u", p);
 				fmt_u64(c[3], 48, h, r->committed);
 				fmt_u64(c[4], 48, 1, tp->parts[p].pi.next_offset);
@@ -1034,26 +1035,24 @@ static void render_table(es_buf *b)
 				fmt_rate(c[9], 48, r->rate);
 				fmt_dur(c[10], 48, r->eta_ms);
 				snprintf(c[11], 48, "%s", st_name[r->status]);
-				tab_row(&t1, c);
+				tab_row(&t1, c, names);
 			}
-			snprintf(c[0], 48, "%.47s", g->name);
-			snprintf(c[1], 48, "%.47s", tp->name);
 			snprintf(c[2], 48, "%zu", g->members);
 			snprintf(c[3], 48, "%" PRIu64, g->lag);
 			fmt_dur(c[4], 48, g->max_age);
 			snprintf(c[5], 48, "%" PRIu64, g->retries);
 			snprintf(c[6], 48, "%" PRIu64, g->dead);
 			snprintf(c[7], 48, "%s", st_name[g->status]);
-			tab_row(&t2, c);
+			tab_row(&t2, c, names);
 		}
-		snprintf(c[0], 48, "%.47s", tp->name);
+		const char *tname[MAXCOL] = {tp->name};
 		snprintf(c[1], 48, "%u", np);
 		snprintf(c[2], 48, "%" PRIu64, tp->records);
 		snprintf(c[3], 48, "%" PRIu64, tp->bytes);
 		fmt_skew(c[4], 48, tp->rskew);
 		fmt_skew(c[5], 48, tp->bskew);
 		snprintf(c[6], 48, "%u", tp->hot);
-		tab_row(&t3, c);
+		tab_row(&t3, c, tname);
 	}
 	tab_render(b, &t1);
 	bput(b, "\n");

@@ -255,6 +255,13 @@ EOF
 	run_both es-lag --prometheus
 	[[ $status == 0 ]]
 	grep -qx 'es_partition_end_offset{topic="team/likes",partition="0"} 1' <<<"$output"
+	# Long names are never cut.
+	long=team/a-topic-whose-name-is-longer-than-any-column-would-be
+	make_topic "$long"
+	echo a | es-produce "$long"
+	es-consume -g a-group-whose-name-is-longer-than-any-column-would-be "$long" >/dev/null
+	[[ $(es-lag "$long" | sed -n 2p | cut -f 1,2) == a-group-whose-name-is-longer-than-any-column-would-be$'\t'"$long" ]]
+	[[ $(es-lag "$long" | tail -n 1 | cut -f 1) == "$long" ]]
 }
 
 @test "on a terminal: aligned columns, the status coloured; never with NO_COLOR" {
