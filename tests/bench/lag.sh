@@ -7,9 +7,10 @@
 #
 # Environment: TOPICS (100), PARTITIONS (16), GROUPS_PER_TOPIC (5),
 # ROUNDS (runs timed, 15), BENCH_DIR (where to build the topics: default a
-# fresh directory in /dev/shm when it is writable, else in $TMPDIR or /tmp;
-# removed at the end), KEEP=1 to keep it, SMALL_ONLY=1 to stop after the
-# first data set.
+# fresh directory in /dev/shm when it is writable, else in $ES_BENCH_TMP,
+# $TMPDIR or /tmp; removed at the end), KEEP=1 to keep it, SMALL_ONLY=1 to
+# stop after the first data set, ES_BENCH_BIN (the commands; default bin/,
+# as tests/bench/run.sh sets it).
 #
 # Every group commits every partition, at a different offset per group, and
 # lags on every partition (so es-lag reads one record per group and
@@ -18,7 +19,7 @@
 # would read records rather than metadata.
 set -eu
 cd "$(dirname "$0")/../.."
-BIN=$(pwd)/bin
+BIN=${ES_BENCH_BIN:-$(pwd)/bin}
 for b in es-topic es-produce es-consume es-lag; do
 	[ -x "$BIN/$b" ] || { echo "lag.sh: missing $BIN/$b: run make" >&2; exit 1; }
 done
@@ -32,7 +33,7 @@ GROUPS_PER_TOPIC=${GROUPS_PER_TOPIC:-5}
 ROUNDS=${ROUNDS:-15}
 PER_ROUND=10 # records per partition per round
 if [ -z "${BENCH_DIR:-}" ]; then
-	base=${TMPDIR:-/tmp}
+	base=${ES_BENCH_TMP:-${TMPDIR:-/tmp}}
 	[ -d /dev/shm ] && [ -w /dev/shm ] && base=/dev/shm
 	BENCH_DIR=$(mktemp -d "$base/es-lag-bench.XXXXXX")
 	[ "${KEEP:-0}" = 1 ] || trap 'rm -rf "$BENCH_DIR"' EXIT INT TERM
