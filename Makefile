@@ -96,6 +96,7 @@ install: all
 	install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1
 	install -m 644 man/es-format.5 $(DESTDIR)$(MANDIR)/man5
 	install -m 644 man/es.7 $(DESTDIR)$(MANDIR)/man7
+	install -d $(DESTDIR)$(COMPDIR) && install -m 644 completion/es.bash $(DESTDIR)$(COMPDIR)/es && for b in $(BINS); do ln -sf es $(DESTDIR)$(COMPDIR)/$$b; done
 
 clean:
 	rm -rf bin build
