@@ -48,6 +48,12 @@ int cli_parse_u64(const char *s, uint64_t *out);
 /* "0,3,5" or "1-3" into a bitmap of n partitions; 0 or -1 on error. */
 int cli_parse_partitions(const char *s, uint32_t n, unsigned char *set);
 
+/* Every topic below root, in name order (a topic is not searched for more
+ * topics): fn gets its path relative to root and the path to open. */
+void cli_find_topics(const char *root,
+		     void (*fn)(void *arg, const char *rel, const char *path),
+		     void *arg);
+
 /* Buffered, checked stdout. */
 void out_write(const void *p, size_t n);
 void out_str(const char *s);

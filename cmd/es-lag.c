@@ -29,7 +29,6 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "es-int.h" /* WORKAROUND: see lookup_ts() and oldest_segment() */
 
 static const char usage[] =
 	"Usage: es-lag [options] [TOPIC...]\n"
@@ -104,32 +103,10 @@ struct group {
 	int64_t max_age;
 };
 
-/* The point lookup's state for a partition (see record_ts). */
-#define LOOKUP_BUF (4096 + 256) /* an index interval and a record header */
-#define LOOKUP_IDX 256		 /* index entries read in one go */
-struct lookup {
-	int dfd;	 /* the partition directory, -1 before the first call */
-	uint64_t *bases; /* its segments */
-	size_t nb;
-	uint64_t base;	 /* the open segment, UINT64_MAX for none */
-	int lfd, ifd, z;
-	uint64_t lsize, icount;
-	/* What was read last, for the next group at a nearby offset. */
-	unsigned char buf[LOOKUP_BUF];
-	uint64_t bpos;
-	size_t blen;
-	unsigned char ib[LOOKUP_IDX * ES_IDX_ENTRY];
-	uint64_t ilo; /* first entry in ib */
-	size_t icnt;
-};
-
 struct part {
 	es_partition_info pi;
 	uint64_t ts_off; /* the last lookup, shared by groups at one offset */
 	int64_t ts;
-	int seg_done, seg_closed; /* the oldest segment, looked up once */
-	uint64_t seg_end;
-	int64_t seg_newest;
 };
 
 struct topic {
@@ -143,8 +120,7 @@ struct topic {
 	struct group *groups;
 	size_t ngroups;
 	/* For the partition being looked at, one at a time. */
-	struct lookup *look;
-	es_reader *r;
+	es_lookup *look; /* of the partition being judged */
 	uint64_t records, bytes;
 	double rskew, bskew; /* max/mean; < 0 when the mean is 0 */
 	uint32_t hot;
@@ -185,52 +161,10 @@ static void add_topic(const char *name, const char *path)
 	ntopics++;
 }
 
-static int cmp_str(const void *a, const void *b)
+static void found_topic(void *arg, const char *rel, const char *path)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Topics below root/rel in name order, named by their path below root; a
- * topic is not searched for more (es-topic list's walk). */
-static void walk(const char *root, const char *rel)
-{
-	char dir[8192];
-	snprintf(dir, sizeof dir, "%s%s%s", root, *rel ? "/" : "", rel);
-	DIR *d = opendir(dir);
-	if (!d) {
-		cli_warn("cannot read directory '%s': %s", dir, strerror(errno));
-		return;
-	}
-	char **names = NULL;
-	size_t n = 0;
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		char **nn = realloc(names, (n + 1) * sizeof *names);
-		if (!nn)
-			cli_die(EX_FAIL, "out of memory");
-		names = nn;
-		names[n++] = xstrdup(e->d_name);
-	}
-	closedir(d);
-	qsort(names, n, sizeof *names, cmp_str);
-	for (size_t i = 0; i < n; i++) {
-		char sub[4096], path[8192];
-		struct stat st;
-		int toolong = snprintf(sub, sizeof sub, "%s%s%s", rel,
-				       *rel ? "/" : "", names[i]) >= (int)sizeof sub ||
-			      snprintf(path, sizeof path, "%s/%s", root, sub) >=
-				      (int)sizeof path;
-		free(names[i]);
-		if (toolong || lstat(path, &st) != 0 || !S_ISDIR(st.st_mode))
-			continue;
-		if (es_topic_exists(path))
-			add_topic(sub, path);
-		else
-			walk(root, sub);
-	}
-	free(names);
+	(void)arg;
+	add_topic(rel, path);
 }
 
 static int64_t wall_ms(void)
@@ -253,197 +187,6 @@ static void topic_fail(struct topic *tp, int status, const char *fmt,
 	}
 }
 
-/* ---- WORKAROUND: a point lookup of one record's timestamp ---------------
- *
- * es_reader_seek + es_reader_next would do, but they read the segment in
- * 256 KiB chunks (twice: to check the index entry, then to read), so that
- * es-lag's cost would grow with the data up to half a megabyte a group and
- * partition. Until libes has the call asked for in the bug notes,
- *
- *	int es_partition_record_ts(es_topic *t, uint32_t p, uint64_t off,
- *				   int64_t *ts, es_error *err);
- *
- * this block is that call, written against es-int.h so that it can move to
- * lib/reader.c as it is: the index entry at or below off (checked against
- * the record it names, as the reader does), then record headers from there,
- * a few KiB at most. A compressed segment goes to the public reader. State
- * is kept per partition, so the groups of a partition share the open
- * segment. */
-
-static void lookup_close(struct lookup *l)
-{
-	if (l->lfd >= 0)
-		close(l->lfd);
-	if (l->ifd >= 0)
-		close(l->ifd);
-	if (l->dfd >= 0)
-		close(l->dfd);
-	free(l->bases);
-	l->bases = NULL;
-	l->dfd = l->lfd = l->ifd = -1;
-	l->base = UINT64_MAX;
-}
-
-static int lookup_open_seg(struct lookup *l, uint64_t base)
-{
-	if (l->base == base)
-		return 0;
-	if (l->lfd >= 0)
-		close(l->lfd);
-	if (l->ifd >= 0)
-		close(l->ifd);
-	l->ifd = -1;
-	l->base = UINT64_MAX;
-	l->blen = l->icnt = 0;
-	struct stat st;
-	l->lfd = es_seg_open(l->dfd, base, &l->z);
-	if (l->lfd < 0 || fstat(l->lfd, &st) != 0)
-		return errno ? errno : ENOENT;
-	l->lsize = (uint64_t)st.st_size;
-	char name[40];
-	es_seg_name(name, base, "index");
-	l->icount = 0;
-	l->ifd = openat(l->dfd, name, O_RDONLY | O_CLOEXEC);
-	if (l->ifd >= 0 && fstat(l->ifd, &st) == 0)
-		l->icount = (uint64_t)st.st_size / ES_IDX_ENTRY;
-	l->base = base;
-	return 0;
-}
-
-/* The header of the record at pos, from the bytes last read if it is
- * there: the record's offset, timestamp and size. 0, or -1 if there is no
- * whole, plausible header there. */
-static int lookup_header(struct lookup *l, uint64_t pos, uint64_t *off,
-			 int64_t *ts, uint64_t *size)
-{
-	if (pos + ES_REC_HDR > l->lsize)
-		return -1;
-	if (pos < l->bpos || pos + ES_REC_HDR > l->bpos + l->blen) {
-		ssize_t n = es_pread_full(l->lfd, l->buf, LOOKUP_BUF, (off_t)pos);
-		l->blen = 0;
-		if (n < ES_REC_HDR)
-			return -1;
-		l->bpos = pos;
-		l->blen = (size_t)n;
-	}
-	const unsigned char *h = l->buf + (pos - l->bpos);
-	uint32_t len = get32(h + 4);
-	if (len < ES_REC_FIXED || len > ES_REC_MAX)
-		return -1;
-	*off = get64(h + 8);
-	*ts = (int64_t)get64(h + 16);
-	*size = 8 + (uint64_t)len;
-	return 0;
-}
-
-/* The last index entry of the open segment at or below off: a binary
- * search down to LOOKUP_IDX entries, read in one go and kept. */
-static int lookup_index(struct lookup *l, uint64_t off, es_idx_entry *best)
-{
-	uint64_t lo = 0, hi = l->icount;
-	int have = 0;
-	es_idx_entry e;
-	/* The block kept from before answers if off falls inside it. */
-	if (l->icnt) {
-		es_idx_entry a, z;
-		es_idx_unpack(l->ib, &a);
-		es_idx_unpack(l->ib + (l->icnt - 1) * ES_IDX_ENTRY, &z);
-		if (l->base + a.rel <= off &&
-		    (l->base + z.rel > off || l->ilo + l->icnt == l->icount)) {
-			lo = l->ilo;
-			hi = l->ilo + l->icnt;
-			goto scan;
-		}
-	}
-	while (hi - lo > LOOKUP_IDX) {
-		uint64_t mid = lo + (hi - lo) / 2;
-		unsigned char b[ES_IDX_ENTRY];
-		if (es_pread_full(l->ifd, b, sizeof b,
-				  (off_t)(mid * ES_IDX_ENTRY)) != ES_IDX_ENTRY)
-			return 0;
-		es_idx_unpack(b, &e);
-		if (l->base + e.rel <= off) {
-			*best = e;
-			have = 1;
-			lo = mid + 1;
-		} else {
-			hi = mid;
-		}
-	}
-	if (lo == hi)
-		return have;
-	ssize_t n = es_pread_full(l->ifd, l->ib, (size_t)(hi - lo) * ES_IDX_ENTRY,
-				  (off_t)(lo * ES_IDX_ENTRY));
-	l->icnt = n > 0 ? (size_t)n / ES_IDX_ENTRY : 0;
-	l->ilo = lo;
-scan:
-	for (size_t k = 0; k < l->icnt; k++) {
-		es_idx_unpack(l->ib + k * ES_IDX_ENTRY, &e);
-		if (l->base + e.rel > off)
-			break;
-		*best = e;
-		have = 1;
-	}
-	return have;
-}
-
-/* 1 and *ts for the first record at or after off and below end; 0 if
- * there is none; -1 when this lookup cannot tell (compressed segment,
- * damage): the caller asks the reader. */
-static int lookup_ts(es_topic *t, uint32_t p, const es_partition_info *pi,
-		     struct lookup *l, uint64_t off, int64_t *ts)
-{
-	uint64_t end = pi->next_offset;
-	if (l->dfd < 0) {
-		l->dfd = es_partition_dir(t, p, NULL);
-		if (l->dfd < 0)
-			return -1;
-		/* One segment is the active one, never compacted: its base is
-		 * the first offset. Otherwise, or if it is not there, list. */
-		if (pi->segments == 1 && (l->bases = malloc(sizeof *l->bases))) {
-			l->bases[0] = pi->first_offset;
-			l->nb = 1;
-			if (lookup_open_seg(l, l->bases[0]) == 0)
-				goto listed;
-			free(l->bases);
-			l->bases = NULL;
-		}
-		if (es_seg_list(l->dfd, &l->bases, &l->nb))
-			return -1;
-	}
-listed:;
-	size_t i = 0;
-	while (i + 1 < l->nb && l->bases[i + 1] <= off)
-		i++;
-	for (; i < l->nb; i++) {
-		if (lookup_open_seg(l, l->bases[i]) || l->z)
-			return -1;
-		uint64_t pos = 0, roff, size;
-		int64_t rts;
-		es_idx_entry best;
-		/* A stale index must not mislead: check what it points at. */
-		if (lookup_index(l, off, &best) &&
-		    !lookup_header(l, best.pos, &roff, &rts, &size) &&
-		    roff == l->base + best.rel)
-			pos = best.pos;
-		for (;;) {
-			if (lookup_header(l, pos, &roff, &rts, &size)) {
-				if (pos < l->lsize && i + 1 == l->nb)
-					return -1; /* damage, or a torn tail */
-				break;	   /* on to the next segment */
-			}
-			if (roff >= end)
-				return 0;
-			if (roff >= off) {
-				*ts = rts;
-				return 1;
-			}
-			pos += size;
-		}
-	}
-	return 0;
-}
-
 /* The timestamp of the first record at or after off, or -1. */
 static int64_t record_ts(struct topic *tp, uint32_t p, uint64_t off)
 {
@@ -452,63 +195,20 @@ static int64_t record_ts(struct topic *tp, uint32_t p, uint64_t off)
 		return pp->ts;
 	pp->ts_off = off;
 	pp->ts = -1;
-	int64_t ts;
-	int got = lookup_ts(tp->t, p, &pp->pi, tp->look, off, &ts);
-	if (got >= 0) {
-		if (got)
-			pp->ts = ts;
-		return pp->ts;
-	}
 	es_error err = {{0}};
 	int rc = 0;
-	es_record rec;
-	if ((!tp->r && (rc = es_reader_open(tp->t, p, &tp->r, &err))) ||
-	    (rc = es_reader_seek(tp->r, off, NULL, &err)) ||
-	    (rc = es_reader_next(tp->r, pp->pi.next_offset, &rec, &err)) < 0) {
+	int64_t ts;
+	if (!tp->look && (rc = es_lookup_open(tp->t, p, &tp->look, &err)) == 0)
+		rc = es_lookup_ts(tp->look, off, pp->pi.next_offset, &ts, &err);
+	else if (!rc)
+		rc = es_lookup_ts(tp->look, off, pp->pi.next_offset, &ts, &err);
+	if (rc < 0 || rc > 1) {
 		cli_warn("topic '%s': %s", tp->name, err.msg);
 		return -1;
 	}
 	if (rc == 1)
-		pp->ts = rec.timestamp;
+		pp->ts = ts;
 	return pp->ts;
-}
-
-/* The oldest segment of partition p: where it ends and the timestamp of
- * its newest record (es-compact's age of a segment).
- * WORKAROUND: es.h has no per-segment facts yet (asked for in the bug
- * notes as es_partition_stat's first_segment_end/first_segment_newest_ts);
- * until then the segment list comes from the library's internal
- * es_seg_list, and the age from a public reader. */
-static void oldest_segment(struct topic *tp, uint32_t p)
-{
-	struct part *pp = &tp->parts[p];
-	if (pp->seg_done)
-		return;
-	pp->seg_done = 1;
-	pp->seg_closed = 0;
-	es_error err = {{0}};
-	int dfd = es_partition_dir(tp->t, p, &err);
-	if (dfd < 0)
-		return;
-	uint64_t *bases = NULL;
-	size_t n = 0;
-	int rc = es_seg_list(dfd, &bases, &n);
-	close(dfd);
-	if (rc || n < 2) {
-		free(bases);
-		return;
-	}
-	pp->seg_end = bases[1];
-	free(bases);
-	/* The running largest timestamp after its last record. */
-	if (!tp->r && es_reader_open(tp->t, p, &tp->r, &err))
-		return;
-	es_record rec;
-	if (es_reader_seek(tp->r, pp->seg_end - 1, NULL, &err) ||
-	    es_reader_next(tp->r, pp->seg_end, &rec, &err) != 1)
-		return;
-	pp->seg_newest = es_reader_max_ts(tp->r);
-	pp->seg_closed = pp->seg_newest >= 0;
 }
 
 static int cmp_i64(const void *a, const void *b)
@@ -573,11 +273,11 @@ static void judge(struct topic *tp, uint32_t p, const es_commit_info *ci,
 	if (r->lag && (tp->cfg.cleanup & ES_CLEANUP_DELETE) &&
 	    pp->pi.segments >= 2 &&
 	    (tp->cfg.retention_ms > 0 || tp->cfg.retention_bytes > 0)) {
-		oldest_segment(tp, p);
-		if (pp->seg_closed && next < pp->seg_end) {
+		if (pp->pi.oldest_segment_newest_ts >= 0 &&
+		    next < pp->pi.oldest_segment_end) {
 			int64_t ret = tp->cfg.retention_ms;
 			uint64_t rb = tp->cfg.retention_bytes;
-			if (ret > 0 && now_ms - pp->seg_newest >=
+			if (ret > 0 && now_ms - pp->pi.oldest_segment_newest_ts >=
 					       ret - ret / 100 * RISK_MARGIN)
 				at_risk = 1;
 			if (rb > 0 && pp->pi.bytes >= rb - rb / 100 * RISK_MARGIN)
@@ -667,9 +367,6 @@ static void collect_topic(struct topic *tp)
 	free(names);
 	/* Partition by partition: its groups share the segment it has open
 	 * for their oldest unprocessed records. */
-	tp->look = xcalloc(1, sizeof *tp->look);
-	tp->look->dfd = tp->look->lfd = tp->look->ifd = -1;
-	tp->look->base = UINT64_MAX;
 	for (uint32_t p = 0; p < np; p++) {
 		for (size_t k = 0; k < tp->ngroups; k++) {
 			struct group *g = &tp->groups[k];
@@ -702,20 +399,15 @@ static void collect_topic(struct topic *tp)
 			if (r->status > g->status)
 				g->status = r->status;
 		}
-		lookup_close(tp->look);
-		es_reader_close(tp->r);
-		tp->r = NULL;
+		es_lookup_close(tp->look);
+		tp->look = NULL;
 	}
 }
 
 static void close_topic(struct topic *tp)
 {
-	if (tp->look)
-		lookup_close(tp->look);
-	free(tp->look);
+	es_lookup_close(tp->look);
 	tp->look = NULL;
-	es_reader_close(tp->r);
-	tp->r = NULL;
 	es_topic_close(tp->t);
 	tp->t = NULL;
 }
@@ -1701,7 +1393,7 @@ int main(int argc, char **argv)
 			}
 			cli_die(EX_NOINPUT_, "no directory '%s'", dir);
 		}
-		walk(dir, "");
+		cli_find_topics(dir, found_topic, NULL);
 	}
 	es_buf b = {0};
 	struct verdict v;

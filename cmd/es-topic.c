@@ -136,55 +136,11 @@ static int cmd_alter(int argc, char **argv)
 	return 0;
 }
 
-static int cmp_str(const void *a, const void *b)
+/* es-topic list prints paths as found below DIR, or, for the default
+ * $ES_DIR, relative to it (TOPIC arguments resolve against it). */
+static void print_topic(void *arg, const char *rel, const char *path)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Topics below dir, in name order; a topic is not searched for more.
- * Paths are printed from skip bytes on (to make them relative to $ES_DIR,
- * against which topic arguments resolve). */
-static size_t skip;
-
-static void list_dir(const char *dir)
-{
-	DIR *d = opendir(dir);
-	if (!d) {
-		cli_warn("cannot read directory '%s': %s", dir, strerror(errno));
-		return;
-	}
-	char **names = NULL;
-	size_t n = 0;
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		char **nn = realloc(names, (n + 1) * sizeof *names);
-		if (!nn || !(nn[n] = strdup(e->d_name)))
-			cli_die(EX_FAIL, "out of memory");
-		names = nn;
-		n++;
-	}
-	closedir(d);
-	qsort(names, n, sizeof *names, cmp_str);
-	for (size_t i = 0; i < n; i++) {
-		char path[4096];
-		struct stat st;
-		if (!strcmp(dir, "."))
-			snprintf(path, sizeof path, "%s", names[i]);
-		else
-			snprintf(path, sizeof path, "%s%s%s", dir,
-				 dir[strlen(dir) - 1] == '/' ? "" : "/", names[i]);
-		free(names[i]);
-		if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode))
-			continue;
-		if (es_topic_exists(path)) {
-			out_printf("%s\n", path + skip);
-			continue;
-		}
-		list_dir(path);
-	}
-	free(names);
+	out_printf("%s\n", *(int *)arg ? path : rel);
 }
 
 static int cmd_list(int argc, char **argv)
@@ -200,11 +156,8 @@ static int cmd_list(int argc, char **argv)
 	struct stat st;
 	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
 		cli_die(EX_NOINPUT_, "no directory '%s'", dir);
-	/* Without DIR, print what es-* TOPIC arguments accept as they are:
-	 * paths relative to $ES_DIR. */
-	if (argc - i == 0 && strcmp(dir, "."))
-		skip = strlen(dir) + (dir[strlen(dir) - 1] == '/' ? 0 : 1);
-	list_dir(dir);
+	int full = argc - i == 1 && strcmp(dir, ".") != 0;
+	cli_find_topics(dir, print_topic, &full);
 	return 0;
 }
 

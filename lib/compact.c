@@ -683,43 +683,9 @@ static int count_records(ctx *c, uint64_t base, uint64_t *n)
 	return rc ? fail(c, rc, "read", base) : 0;
 }
 
-/* Largest timestamp at the end of a closed segment: its last index entry,
- * then the few records after it (or the last block's header). */
 static int64_t seg_max_ts(ctx *c, uint64_t base)
 {
-	bufscan in;
-	int64_t max = -1;
-	if (bscan_open(c->dfd, base, &in))
-		return -1;
-	es_record r;
-	const unsigned char *raw;
-	uint32_t len;
-	char iname[40];
-	es_seg_name(iname, base, "index");
-	int ifd = openat(c->dfd, iname, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	if (ifd >= 0 && fstat(ifd, &st) == 0 && st.st_size >= ES_IDX_ENTRY) {
-		unsigned char e[ES_IDX_ENTRY];
-		es_idx_entry ie;
-		off_t at = (st.st_size / ES_IDX_ENTRY - 1) * ES_IDX_ENTRY;
-		if (es_pread_full(ifd, e, sizeof e, at) == ES_IDX_ENTRY) {
-			es_idx_unpack(e, &ie);
-			if (ie.pos < in.s.size) {
-				max = ie.max_ts;
-				if (in.s.z)
-					in.s.pos = ie.pos;
-				else
-					in.chunk_pos = ie.pos, in.len = in.at = 0;
-			}
-		}
-	}
-	if (ifd >= 0)
-		close(ifd);
-	while (bscan_next(&in, &r, &raw, &len) == 1)
-		if (r.timestamp > max)
-			max = r.timestamp;
-	bscan_close(&in);
-	return max;
+	return es_seg_newest_ts(c->dfd, base);
 }
 
 /* The smallest committed offset of any group, and the groups. */

@@ -104,6 +104,10 @@ int es_zblock_unpack(const unsigned char *p, es_zblock *b); /* ES_ECORRUPT */
 int es_zblock_inflate(const es_zblock *b, const unsigned char *data,
 		      unsigned char *out);
 
+/* The largest timestamp at the end of a closed segment (its last index
+ * entry, then what follows it); -1 if unknown. */
+int64_t es_seg_newest_ts(int pdirfd, uint64_t base);
+
 /* Open segment base of a partition, plain or compressed (*z set). */
 int es_seg_open(int pdirfd, uint64_t base, int *z);
 
@@ -143,24 +147,26 @@ struct es_topic {
 int es_partition_dir(es_topic *t, uint32_t p, es_error *err); /* an fd */
 
 /* ---- the partition writer: one process at a time, under the lock ---------- */
+/* What a writer knows of its active segment; saved at lock time so that
+ * a failed flush can be rolled back to it whole. */
+typedef struct es_wstate {
+	uint64_t seg_base, size, next;
+	int64_t max_ts, seg_first_ts;
+	uint64_t idx_size;     /* bytes in the index file */
+	uint64_t last_idx_pos; /* position of the last index entry */
+	int have_idx;
+} es_wstate;
+
 typedef struct es_pwriter {
 	es_topic *t;
 	uint32_t part;
 	int dirfd, lockfd, headfd, logfd, idxfd;
 	int loaded;	   /* state below matches the head we last wrote */
 	int created_seg;   /* this flush created segments (for rollback) */
-	uint64_t seg_base, size, next;
-	int64_t max_ts, seg_first_ts;
-	uint64_t idx_size;	 /* bytes in the index file */
-	uint64_t last_idx_pos; /* position of the last index entry */
-	int have_idx;
+	es_wstate s;	   /* now */
+	es_wstate rb;	   /* at lock time: the rollback point */
 	unsigned char head[ES_HEAD_SIZE];
 	es_buf idx; /* entries not yet written */
-	/* rollback point of the current flush */
-	uint64_t rb_seg_base, rb_size, rb_next, rb_idx_size;
-	int64_t rb_max_ts, rb_first_ts;
-	uint64_t rb_last_idx_pos;
-	int rb_have_idx;
 } es_pwriter;
 
 int es_pwriter_open(es_topic *t, uint32_t p, es_pwriter *w, es_error *err);

@@ -209,6 +209,11 @@ typedef struct es_partition_info {
 	uint64_t bytes;
 	int64_t oldest_ts; /* -1 when empty */
 	int64_t newest_ts; /* largest timestamp; -1 when empty */
+	/* The oldest closed segment, the next to go by retention: where it
+	 * ends (the next segment's base) and its newest record's timestamp
+	 * (es-compact's age of a segment); -1 when only the active one. */
+	uint64_t oldest_segment_end;
+	int64_t oldest_segment_newest_ts;
 } es_partition_info;
 
 int es_partition_stat(es_topic *t, uint32_t p, es_partition_info *out,
@@ -412,6 +417,21 @@ typedef void (*es_compact_unread_fn)(void *arg, const char *group,
 int es_topic_compact(es_topic *t, const es_compact_opts *o, int wait,
 		     es_compact_report_fn report, es_compact_unread_fn unread,
 		     void *arg, es_error *err);
+
+/* ---- point lookups ------------------------------------------------------ */
+
+/* The timestamp of the first record at or after an offset, reading a few
+ * KiB at most (an index entry, then record headers): es-lag's age of the
+ * oldest unprocessed record, at a cost that does not grow with the data.
+ * A lookup keeps the partition's segment open for nearby offsets. */
+typedef struct es_lookup es_lookup;
+int es_lookup_open(es_topic *t, uint32_t partition, es_lookup **out,
+		   es_error *err);
+/* 1 and *ts for the first record at or after off and below end; 0 if there
+ * is none; an error code (ES_ECORRUPT, ...) otherwise. */
+int es_lookup_ts(es_lookup *l, uint64_t off, uint64_t end, int64_t *ts,
+		 es_error *err);
+void es_lookup_close(es_lookup *l);
 
 /* ---- checking and repair -------------------------------------------------- */
 

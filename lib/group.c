@@ -227,7 +227,8 @@ static int live_members(int gfd, char ***names, size_t *n)
 		free(v);
 		return rc;
 	}
-	qsort(v, k, sizeof *v, cmp_str);
+	if (k)
+		qsort(v, k, sizeof *v, cmp_str);
 	*names = v;
 	*n = k;
 	return 0;
@@ -590,7 +591,8 @@ int es_group_list(es_topic *t, char ***names, size_t *n, es_error *err)
 			continue;
 		char **nv = realloc(v, (k + 1) * sizeof *v);
 		if (!nv || !(nv[k] = strdup(e->d_name))) {
-			free(nv ? nv : v);
+			v = nv ? nv : v;
+			free_names(v, k);
 			closedir(d);
 			es_err(err, "out of memory");
 			return ENOMEM;
@@ -599,7 +601,8 @@ int es_group_list(es_topic *t, char ***names, size_t *n, es_error *err)
 		k++;
 	}
 	closedir(d);
-	qsort(v, k, sizeof *v, cmp_str);
+	if (k)
+		qsort(v, k, sizeof *v, cmp_str);
 	*names = v;
 	*n = k;
 	return 0;

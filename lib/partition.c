@@ -74,14 +74,7 @@ void es_pwriter_close(es_pwriter *w)
 
 static void save_rollback(es_pwriter *w)
 {
-	w->rb_seg_base = w->seg_base;
-	w->rb_size = w->size;
-	w->rb_next = w->next;
-	w->rb_idx_size = w->idx_size;
-	w->rb_max_ts = w->max_ts;
-	w->rb_first_ts = w->seg_first_ts;
-	w->rb_last_idx_pos = w->last_idx_pos;
-	w->rb_have_idx = w->have_idx;
+	w->rb = w->s;
 	w->created_seg = 0;
 	w->idx.len = 0;
 }
@@ -279,20 +272,20 @@ int es_pwriter_recover(es_pwriter *w, es_problem_fn fn, void *arg,
 		rc = create_first_segment(w, head_ok ? head.next : 0, err);
 		if (rc)
 			goto out;
-		w->seg_base = head_ok ? head.next : 0;
+		w->s.seg_base = head_ok ? head.next : 0;
 	} else {
-		w->seg_base = bases[nb - 1];
-		if ((rc = open_segment(w, w->seg_base, 0, ES_SYNC_NONE, err)))
+		w->s.seg_base = bases[nb - 1];
+		if ((rc = open_segment(w, w->s.seg_base, 0, ES_SYNC_NONE, err)))
 			goto out;
 	}
-	if (head_ok && head.seg_base > w->seg_base) {
+	if (head_ok && head.seg_base > w->s.seg_base) {
 		es_seg_name(seg, head.seg_base, "log");
 		es_err(err, "partition %u: active segment '%s' is missing",
 		       w->part, seg);
 		rc = ES_ECORRUPT;
 		goto out;
 	}
-	es_seg_name(seg, w->seg_base, "log");
+	es_seg_name(seg, w->s.seg_base, "log");
 	struct stat st;
 	if (fstat(w->logfd, &st) != 0) {
 		rc = errno;
@@ -300,7 +293,7 @@ int es_pwriter_recover(es_pwriter *w, es_problem_fn fn, void *arg,
 	}
 	uint64_t size = (uint64_t)st.st_size;
 	uint64_t durable =
-		head_ok && head.seg_base == w->seg_base ? head.seg_size : 0;
+		head_ok && head.seg_base == w->s.seg_base ? head.seg_size : 0;
 	if (durable > size) {
 		es_err(err,
 		       "partition %u: segment '%s' is shorter (%llu bytes) than "
@@ -312,12 +305,12 @@ int es_pwriter_recover(es_pwriter *w, es_problem_fn fn, void *arg,
 	}
 
 	/* Resume from the last index entry that points at a valid record. */
-	uint64_t pos = 0, next = w->seg_base, last = UINT64_MAX;
+	uint64_t pos = 0, next = w->s.seg_base, last = UINT64_MAX;
 	int64_t max_ts = prev_max_ts(w, bases, nb);
 	int64_t first_ts = -1;
 	uint64_t nidx = 0;
-	w->have_idx = 0;
-	w->last_idx_pos = 0;
+	w->s.have_idx = 0;
+	w->s.last_idx_pos = 0;
 	if (fstat(w->idxfd, &st) == 0)
 		nidx = (uint64_t)st.st_size / ES_IDX_ENTRY;
 	uint64_t had_idx = nidx;
@@ -330,12 +323,12 @@ int es_pwriter_recover(es_pwriter *w, es_problem_fn fn, void *arg,
 			break;
 		es_idx_unpack(e, &ie);
 		if (record_at(w->logfd, ie.pos, size, &rb, &r) &&
-		    r.offset == w->seg_base + ie.rel) {
+		    r.offset == w->s.seg_base + ie.rel) {
 			pos = ie.pos;
 			next = r.offset;
 			max_ts = ie.max_ts;
-			w->have_idx = 1;
-			w->last_idx_pos = ie.pos;
+			w->s.have_idx = 1;
+			w->s.last_idx_pos = ie.pos;
 			break;
 		}
 		nidx--;
@@ -350,7 +343,7 @@ int es_pwriter_recover(es_pwriter *w, es_problem_fn fn, void *arg,
 		report(fn, arg, w, ES_PROBLEM_INDEX, seg, next, pos,
 		       "index entries past the valid log removed", "rebuilt");
 	}
-	w->idx_size = nidx * ES_IDX_ENTRY;
+	w->s.idx_size = nidx * ES_IDX_ENTRY;
 	if (nidx > 0) {
 		unsigned char e[ES_IDX_ENTRY];
 		es_idx_entry ie;
@@ -381,17 +374,17 @@ int es_pwriter_recover(es_pwriter *w, es_problem_fn fn, void *arg,
 			max_ts = r.timestamp;
 		if (first_ts < 0 && pos == 0)
 			first_ts = r.timestamp;
-		if (!w->have_idx || pos - w->last_idx_pos >= ES_IDX_INTERVAL) {
-			if (!w->have_idx || pos != w->last_idx_pos) {
-				es_idx_entry ie = {(uint32_t)(r.offset - w->seg_base),
+		if (!w->s.have_idx || pos - w->s.last_idx_pos >= ES_IDX_INTERVAL) {
+			if (!w->s.have_idx || pos != w->s.last_idx_pos) {
+				es_idx_entry ie = {(uint32_t)(r.offset - w->s.seg_base),
 						   (uint32_t)pos, max_ts};
 				unsigned char e[ES_IDX_ENTRY];
 				es_idx_pack(e, &ie);
 				if ((rc = es_buf_append(&w->idx, e, sizeof e)))
 					goto out;
 			}
-			w->have_idx = 1;
-			w->last_idx_pos = pos;
+			w->s.have_idx = 1;
+			w->s.last_idx_pos = pos;
 		}
 		last = r.offset;
 		next = r.offset + 1;
@@ -427,15 +420,15 @@ int es_pwriter_recover(es_pwriter *w, es_problem_fn fn, void *arg,
 		       strerror(rc));
 		goto out;
 	}
-	w->size = pos;
-	w->next = next > w->seg_base ? next : w->seg_base;
+	w->s.size = pos;
+	w->s.next = next > w->s.seg_base ? next : w->s.seg_base;
 	/* Offsets are never given twice: if published records were lost
 	 * (repaired corruption, a power loss with sync none), their offsets
 	 * stay a gap. */
-	if (head_ok && head.next > w->next)
-		w->next = head.next;
-	w->max_ts = head_ok && head.max_ts > max_ts ? head.max_ts : max_ts;
-	w->seg_first_ts = first_ts;
+	if (head_ok && head.next > w->s.next)
+		w->s.next = head.next;
+	w->s.max_ts = head_ok && head.max_ts > max_ts ? head.max_ts : max_ts;
+	w->s.seg_first_ts = first_ts;
 	rc = es_pwriter_publish(w, err);
 	if (!rc)
 		w->loaded = 1;
@@ -448,7 +441,7 @@ out:
 static int roll(es_pwriter *w, int sync, es_error *err)
 {
 	char seg[40];
-	es_seg_name(seg, w->seg_base, "log");
+	es_seg_name(seg, w->s.seg_base, "log");
 	if (sync != ES_SYNC_NONE && fdatasync(w->logfd) != 0) {
 		int rc = errno;
 		es_err(err, "partition %u: cannot sync segment '%s': %s",
@@ -459,24 +452,24 @@ static int roll(es_pwriter *w, int sync, es_error *err)
 	 * closed segments lean on it more than on the active one's. */
 	if (w->idx.len) {
 		if (es_pwrite_all(w->idxfd, w->idx.data, w->idx.len,
-				  (off_t)w->idx_size) == 0)
-			w->idx_size += w->idx.len;
+				  (off_t)w->s.idx_size) == 0)
+			w->s.idx_size += w->idx.len;
 		w->idx.len = 0;
 	}
 	if (sync != ES_SYNC_NONE)
 		fdatasync(w->idxfd);
 	close_fd(&w->logfd);
 	close_fd(&w->idxfd);
-	int rc = open_segment(w, w->next, 1, sync, err);
+	int rc = open_segment(w, w->s.next, 1, sync, err);
 	if (rc)
 		return rc;
 	w->created_seg = 1;
-	w->seg_base = w->next;
-	w->size = 0;
-	w->idx_size = 0;
-	w->have_idx = 0;
-	w->last_idx_pos = 0;
-	w->seg_first_ts = -1;
+	w->s.seg_base = w->s.next;
+	w->s.size = 0;
+	w->s.idx_size = 0;
+	w->s.have_idx = 0;
+	w->s.last_idx_pos = 0;
+	w->s.seg_first_ts = -1;
 	return 0;
 }
 
@@ -485,15 +478,15 @@ static int write_chunk(es_pwriter *w, const unsigned char *p, size_t n,
 {
 	if (!n)
 		return 0;
-	int rc = es_pwrite_all(w->logfd, p, n, (off_t)w->size);
+	int rc = es_pwrite_all(w->logfd, p, n, (off_t)w->s.size);
 	if (rc) {
 		char seg[40];
-		es_seg_name(seg, w->seg_base, "log");
+		es_seg_name(seg, w->s.seg_base, "log");
 		es_err(err, "partition %u: cannot write segment '%s': %s",
 		       w->part, seg, strerror(rc));
 		return rc;
 	}
-	w->size += n;
+	w->s.size += n;
 	return 0;
 }
 
@@ -502,14 +495,14 @@ int es_pwriter_write(es_pwriter *w, unsigned char *recs, size_t len,
 {
 	const es_config *c = &w->t->cfg;
 	unsigned char *chunk = recs, *p = recs, *end = recs + len;
-	uint64_t pos = w->size;
+	uint64_t pos = w->s.size;
 	int rc;
 	while (p < end) {
 		uint32_t rsize = es_record_size(p);
 		int64_t ts = (int64_t)get64(p + 16);
 		if (pos > 0 && (pos + rsize > c->segment_bytes ||
-				(w->seg_first_ts >= 0 &&
-				 ts - w->seg_first_ts >= c->segment_age_ms))) {
+				(w->s.seg_first_ts >= 0 &&
+				 ts - w->s.seg_first_ts >= c->segment_age_ms))) {
 			if ((rc = write_chunk(w, chunk, (size_t)(p - chunk), err)))
 				return rc;
 			if ((rc = roll(w, sync, err)))
@@ -517,31 +510,31 @@ int es_pwriter_write(es_pwriter *w, unsigned char *recs, size_t len,
 			chunk = p;
 			pos = 0;
 		}
-		es_record_seal(p, w->next);
-		if (ts > w->max_ts)
-			w->max_ts = ts;
+		es_record_seal(p, w->s.next);
+		if (ts > w->s.max_ts)
+			w->s.max_ts = ts;
 		if (pos == 0)
-			w->seg_first_ts = ts;
-		if (!w->have_idx || pos - w->last_idx_pos >= ES_IDX_INTERVAL) {
-			es_idx_entry ie = {(uint32_t)(w->next - w->seg_base),
-					   (uint32_t)pos, w->max_ts};
+			w->s.seg_first_ts = ts;
+		if (!w->s.have_idx || pos - w->s.last_idx_pos >= ES_IDX_INTERVAL) {
+			es_idx_entry ie = {(uint32_t)(w->s.next - w->s.seg_base),
+					   (uint32_t)pos, w->s.max_ts};
 			unsigned char e[ES_IDX_ENTRY];
 			es_idx_pack(e, &ie);
 			if ((rc = es_buf_append(&w->idx, e, sizeof e)))
 				return rc;
-			w->have_idx = 1;
-			w->last_idx_pos = pos;
+			w->s.have_idx = 1;
+			w->s.last_idx_pos = pos;
 		}
-		w->next++;
+		w->s.next++;
 		pos += rsize;
 		p += rsize;
 	}
-	uint64_t from = w->size;
+	uint64_t from = w->s.size;
 	rc = write_chunk(w, chunk, (size_t)(p - chunk), err);
 	/* Start the writeback now, so that the device works on every
 	 * partition of a batch at once before the syncs wait for it. */
-	if (!rc && sync != ES_SYNC_NONE && w->size > from)
-		sync_file_range(w->logfd, (off_t)from, (off_t)(w->size - from),
+	if (!rc && sync != ES_SYNC_NONE && w->s.size > from)
+		sync_file_range(w->logfd, (off_t)from, (off_t)(w->s.size - from),
 				SYNC_FILE_RANGE_WRITE);
 	return rc;
 }
@@ -553,7 +546,7 @@ int es_pwriter_sync(es_pwriter *w, int sync, es_error *err)
 	if (fdatasync(w->logfd) != 0) {
 		int rc = errno;
 		char seg[40];
-		es_seg_name(seg, w->seg_base, "log");
+		es_seg_name(seg, w->s.seg_base, "log");
 		es_err(err, "partition %u: cannot sync segment '%s': %s",
 		       w->part, seg, strerror(rc));
 		return rc;
@@ -567,13 +560,13 @@ int es_pwriter_publish(es_pwriter *w, es_error *err)
 		/* Derived data: a failed index write leaves the index behind,
 		 * which readers tolerate; the log is what counts. */
 		if (es_pwrite_all(w->idxfd, w->idx.data, w->idx.len,
-				  (off_t)w->idx_size) == 0)
-			w->idx_size += w->idx.len;
-		else if (ftruncate(w->idxfd, (off_t)w->idx_size) != 0)
-			w->idx_size = 0;
+				  (off_t)w->s.idx_size) == 0)
+			w->s.idx_size += w->idx.len;
+		else if (ftruncate(w->idxfd, (off_t)w->s.idx_size) != 0)
+			w->s.idx_size = 0;
 		w->idx.len = 0;
 	}
-	es_head h = {w->next, w->seg_base, w->size, w->max_ts};
+	es_head h = {w->s.next, w->s.seg_base, w->s.size, w->s.max_ts};
 	es_head_pack(w->head, &h);
 	int rc = es_pwrite_all(w->headfd, w->head, ES_HEAD_SIZE, 0);
 	if (rc) {
@@ -597,7 +590,7 @@ void es_pwriter_rollback(es_pwriter *w, int sync)
 		close_fd(&w->idxfd);
 		if (es_seg_list(w->dirfd, &bases, &n) == 0) {
 			for (size_t i = 0; i < n; i++) {
-				if (bases[i] <= w->rb_seg_base)
+				if (bases[i] <= w->rb.seg_base)
 					continue;
 				char name[40];
 				es_seg_name(name, bases[i], "log");
@@ -609,25 +602,18 @@ void es_pwriter_rollback(es_pwriter *w, int sync)
 		free(bases);
 		es_fsync_dir(w->dirfd);
 		char name[40];
-		es_seg_name(name, w->rb_seg_base, "log");
+		es_seg_name(name, w->rb.seg_base, "log");
 		w->logfd = openat(w->dirfd, name, O_RDWR | O_CLOEXEC);
-		es_seg_name(name, w->rb_seg_base, "index");
+		es_seg_name(name, w->rb.seg_base, "index");
 		w->idxfd = openat(w->dirfd, name, O_RDWR | O_CLOEXEC);
 	}
 	if (w->logfd >= 0) {
-		if (ftruncate(w->logfd, (off_t)w->rb_size) == 0)
+		if (ftruncate(w->logfd, (off_t)w->rb.size) == 0)
 			fdatasync(w->logfd);
 	}
-	if (w->idxfd >= 0 && ftruncate(w->idxfd, (off_t)w->rb_idx_size) != 0)
+	if (w->idxfd >= 0 && ftruncate(w->idxfd, (off_t)w->rb.idx_size) != 0)
 		close_fd(&w->idxfd);
-	w->seg_base = w->rb_seg_base;
-	w->size = w->rb_size;
-	w->next = w->rb_next;
-	w->idx_size = w->rb_idx_size;
-	w->max_ts = w->rb_max_ts;
-	w->seg_first_ts = w->rb_first_ts;
-	w->last_idx_pos = w->rb_last_idx_pos;
-	w->have_idx = w->rb_have_idx;
+	w->s = w->rb;
 	w->created_seg = 0;
 	/* Make the next lock re-verify the disk from scratch. */
 	w->loaded = 0;

@@ -232,7 +232,7 @@ static int commit(es_producer *p, struct batch *b, es_error *err)
 	for (i = 0; i < locked && !rc; i++) {
 		if (!b->pend[i].len)
 			continue;
-		b->first[i] = p->w[i].next;
+		b->first[i] = p->w[i].s.next;
 		rc = es_pwriter_write(&p->w[i], (unsigned char *)b->pend[i].data,
 				      b->pend[i].len, p->sync, err);
 	}

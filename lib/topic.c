@@ -294,6 +294,12 @@ int es_partition_stat(es_topic *t, uint32_t p, es_partition_info *out,
 	}
 	out->next_offset = h.next;
 	out->newest_ts = h.max_ts;
+	out->oldest_segment_end = h.next;
+	out->oldest_segment_newest_ts = -1;
+	if (n >= 2) {
+		out->oldest_segment_end = bases[1];
+		out->oldest_segment_newest_ts = es_seg_newest_ts(dfd, bases[0]);
+	}
 	out->segments = (uint32_t)n;
 	out->first_offset = h.next;
 	for (size_t i = 0; i < n; i++) {
