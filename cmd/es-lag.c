@@ -90,6 +90,7 @@ struct row {
 	double rate;
 	int owner; /* pid; -1 owned, pid unknown; 0 none */
 	uint64_t retries, dead;
+	double retry_rate; /* retries a minute over the window; < 0 unknown */
 	int status;
 	int level; /* CHK_* against the thresholds */
 };
@@ -100,6 +101,7 @@ struct group {
 	struct row *rows; /* one per partition */
 	int status;
 	uint64_t lag, retries, dead;
+	double retry_rate; /* the sum of its partitions' */
 	int64_t max_age;
 };
 
@@ -250,6 +252,9 @@ static void judge(struct topic *tp, uint32_t p, const es_commit_info *ci,
 		double secs = (double)(now_ms - h[w0].time_ms) / 1000;
 		r->rate = (double)(ci->offset - h[w0].offset) / secs;
 		prate = end >= h[w0].end ? (double)(end - h[w0].end) / secs : 0;
+		if (ci->retries >= h[w0].retries)
+			r->retry_rate = (double)(ci->retries - h[w0].retries) *
+					60 / secs;
 	}
 	/* Stalled since the last commit, or since the oldest unprocessed
 	 * record came if the group had caught up at that commit. */
@@ -390,9 +395,12 @@ static void collect_topic(struct topic *tp)
 			r->has_commit = 1;
 			r->retries = ci.retries;
 			r->dead = ci.dead_letters;
+			r->retry_rate = -1;
 			judge(tp, p, &ci, r);
 			g->lag += r->lag;
 			g->retries += r->retries;
+			if (r->retry_rate > 0)
+				g->retry_rate += r->retry_rate;
 			g->dead += r->dead;
 			if (r->age_ms > g->max_age)
 				g->max_age = r->age_ms;
@@ -697,13 +705,13 @@ static void render_table(es_buf *b)
 		"GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET",
 		"LAG", "AGE", "LAST-COMMIT", "OWNER", "RATE", "ETA", "STATUS"};
 	static const char *const h2[] = {"GROUP", "TOPIC", "MEMBERS", "LAG",
-					 "MAX-AGE", "RETRIES", "DEAD-LETTERS",
-					 "STATUS"};
+					 "MAX-AGE", "RETRIES", "RETRIES/MIN",
+					 "DEAD-LETTERS", "STATUS"};
 	static const char *const h3[] = {"TOPIC", "PARTITIONS", "RECORDS",
 					 "BYTES", "RECORDS-SKEW", "BYTES-SKEW",
 					 "HOT-PARTITION"};
 	struct table t1 = {12, 0, 0, h1, "llrrrrrrrrrl", 11, NULL};
-	struct table t2 = {8, 0, 0, h2, "llrrrrrl", 7, NULL};
+	struct table t2 = {9, 0, 0, h2, "llrrrrrrl", 8, NULL};
 	struct table t3 = {7, 0, 0, h3, "lrrrrrr", -1, NULL};
 	char c[MAXCOL][48];
 	for (size_t i = 0; i < ntopics; i++) {
@@ -733,8 +741,9 @@ static void render_table(es_buf *b)
 			snprintf(c[3], 48, "%" PRIu64, g->lag);
 			fmt_dur(c[4], 48, g->max_age);
 			snprintf(c[5], 48, "%" PRIu64, g->retries);
-			snprintf(c[6], 48, "%" PRIu64, g->dead);
-			snprintf(c[7], 48, "%s", st_name[g->status]);
+			snprintf(c[6], 48, "%.1f", g->retry_rate);
+			snprintf(c[7], 48, "%" PRIu64, g->dead);
+			snprintf(c[8], 48, "%s", st_name[g->status]);
 			tab_row(&t2, c, names);
 		}
 		const char *tname[MAXCOL] = {tp->name};
@@ -829,8 +838,9 @@ static void render_json(es_buf *b, const struct verdict *v)
 			bprintf(b, ",\"members\":%zu,\"status\":\"%s\",\"lag\":%" PRIu64,
 				g->members, st_name[g->status], g->lag);
 			jsecs(b, "max_age_seconds", g->max_age);
-			bprintf(b, ",\"retries\":%" PRIu64 ",\"dead_letters\":%" PRIu64
-				   ",\"partitions\":[", g->retries, g->dead);
+			bprintf(b, ",\"retries\":%" PRIu64 ",\"retries_per_minute\":%.1f"
+				   ",\"dead_letters\":%" PRIu64 ",\"partitions\":[",
+				   g->retries, g->retry_rate, g->dead);
 			for (uint32_t p = 0; p < np; p++) {
 				struct row *r = &g->rows[p];
 				bprintf(b, "%s{\"partition\":%u", p ? "," : "", p);

@@ -314,6 +314,7 @@ typedef struct es_commit_point {
 	int64_t time_ms;
 	uint64_t offset; /* committed offset then */
 	uint64_t end;	 /* the partition's end offset then */
+	uint64_t retries, dead_letters; /* the counters then (for rates) */
 } es_commit_point;
 
 typedef struct es_commit_info {

@@ -31,7 +31,7 @@
 #include "es-int.h"
 
 #define COMMIT_HDR 48
-#define COMMIT_POINT 24
+#define COMMIT_POINT 40
 #define HIST_GAP_MS 2000
 
 struct es_group {
@@ -377,7 +377,9 @@ void es_group_release(es_group *g, uint32_t p)
 
 /* Commit file: "ESGC", u32 version 1, u64 offset, i64 time, u64 retries,
  * u64 dead letters, u32 history count, u32 reserved, then count points of
- * {i64 time, u64 offset, u64 end}, then u32 CRC-32C of all before it. */
+ * {i64 time, u64 offset, u64 end, u64 retries, u64 dead letters} (the
+ * counters as they were then, for rates), then u32 CRC-32C of all before
+ * it. */
 static int commit_unpack(const unsigned char *p, size_t len, es_commit_info *c)
 {
 	if (len < COMMIT_HDR + 4 || memcmp(p, "ESGC", 4) != 0)
@@ -399,6 +401,8 @@ static int commit_unpack(const unsigned char *p, size_t len, es_commit_info *c)
 		c->hist[i].time_ms = (int64_t)get64(q);
 		c->hist[i].offset = get64(q + 8);
 		c->hist[i].end = get64(q + 16);
+		c->hist[i].retries = get64(q + 24);
+		c->hist[i].dead_letters = get64(q + 32);
 	}
 	return 0;
 }
@@ -418,6 +422,8 @@ static size_t commit_pack(unsigned char *p, const es_commit_info *c)
 		put64(q, (uint64_t)c->hist[i].time_ms);
 		put64(q + 8, c->hist[i].offset);
 		put64(q + 16, c->hist[i].end);
+		put64(q + 24, c->hist[i].retries);
+		put64(q + 32, c->hist[i].dead_letters);
 	}
 	size_t len = COMMIT_HDR + (size_t)c->nhist * COMMIT_POINT;
 	put32(p + len, es_crc32c(0, p, len));
@@ -465,7 +471,7 @@ static int write_commit(es_topic *t, int gfd, const char *group, uint32_t p,
 	c.time_ms = now;
 	c.retries += retries;
 	c.dead_letters += dead;
-	es_commit_point pt = {now, offset, end};
+	es_commit_point pt = {now, offset, end, c.retries, c.dead_letters};
 	/* One point per few seconds, the newest overwritten in between, so
 	 * that a bounded history spans minutes of activity. */
 	if (c.nhist && now - c.hist[c.nhist > 1 ? c.nhist - 2 : 0].time_ms <

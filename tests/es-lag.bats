@@ -23,7 +23,7 @@ teardown() {
 
 try_help="Try 'es-lag --help' for more information."
 HEAD1=$'GROUP\tTOPIC\tPARTITION\tCURRENT-OFFSET\tLOG-END-OFFSET\tLAG\tAGE\tLAST-COMMIT\tOWNER\tRATE\tETA\tSTATUS'
-HEAD2=$'GROUP\tTOPIC\tMEMBERS\tLAG\tMAX-AGE\tRETRIES\tDEAD-LETTERS\tSTATUS'
+HEAD2=$'GROUP\tTOPIC\tMEMBERS\tLAG\tMAX-AGE\tRETRIES\tRETRIES/MIN\tDEAD-LETTERS\tSTATUS'
 HEAD3=$'TOPIC\tPARTITIONS\tRECORDS\tBYTES\tRECORDS-SKEW\tBYTES-SKEW\tHOT-PARTITION'
 
 # A field of the JSON row of group $2, partition $3, topic $1 (extra
@@ -207,7 +207,7 @@ $try_help"
 	got=$(awk -F '\t' 'BEGIN { OFS = "\t" }
 		NF == 12 && NR > 1 { if ($7 ~ /^[0-9]+s$/) $7 = "A"; if ($8 ~ /^[0-9]+s$/) $8 = "C"
 			if ($10 ~ /^(-|[0-9.]+)$/) $10 = "R" }
-		NF == 8 && $1 != "GROUP" { if ($5 ~ /^[0-9]+s$/) $5 = "A" }
+		NF == 9 && $1 != "GROUP" { if ($5 ~ /^[0-9]+s$/) $5 = "A" }
 		{ print }' <<<"$output")
 	diff -u - <(echo "$got") <<EOF
 $HEAD1
@@ -217,8 +217,8 @@ done	t	0	3	3	0	A	C	-	R	-	OK
 done	t	1	3	3	0	A	C	-	R	-	OK
 
 $HEAD2
-counter	t	0	2	A	0	0	STOPPED
-done	t	0	0	A	0	0	OK
+counter	t	0	2	A	0	0.0	0	STOPPED
+done	t	0	0	A	0	0.0	0	OK
 
 $HEAD3
 t	2	6	$bytes	1.00	1.00	0
@@ -291,7 +291,7 @@ EOF
 	run_both es-lag t
 	[[ $status == 0 && ${lines[1]} == $'g\tt\t0\t3\t3\t0\t0s\t'*$'\t'"$bg_pid"$'\t'*$'\t-\tOK' ]]
 	# (bats drops the blank lines from $lines)
-	[[ ${lines[3]} == $'g\tt\t1\t0\t0s\t0\t0\tOK' ]]
+	[[ ${lines[3]} == $'g\tt\t1\t0\t0s\t0\t0.0\t0\tOK' ]]
 	[[ $(row t g 0 owned) == true ]]
 	bg_stop "$bg_pid"
 }
@@ -307,7 +307,7 @@ EOF
 	wait_for 10 status_is t g 0 STOPPED
 	run_both es-lag t
 	[[ ${lines[1]} == $'g\tt\t0\t3\t5\t2\t'*$'\t-\t'*$'\t-\tSTOPPED' ]]
-	[[ ${lines[3]} == $'g\tt\t0\t2\t'*$'\t0\t0\tSTOPPED' ]]
+	[[ ${lines[3]} == $'g\tt\t0\t2\t'*$'\t0\t0.0\t0\tSTOPPED' ]]
 	[[ $(row t g 0 owner) == null && $(row t g 0 owned) == false ]]
 }
 
@@ -423,7 +423,7 @@ EOF
 	es-consume -g g --exec 'grep -qv 2' --batch 1 --retries 1 --backoff 1ms \
 		--dead-letter dlq t 2>/dev/null
 	run_both es-lag t
-	[[ ${lines[3]} == $'g\tt\t0\t0\t0s\t2\t1\tOK' ]]
+	[[ ${lines[3]} == $'g\tt\t0\t0\t0s\t2\t'*$'\t1\tOK' ]]
 	[[ $(row t g 0 retries) == 2 && $(row t g 0 dead_letters) == 1 ]]
 	es-lag --prometheus t | grep -qx 'es_consumer_dead_letters_total{topic="t",group="g",partition="0"} 1'
 	es-lag --prometheus t | grep -qx 'es_consumer_retries_total{topic="t",group="g",partition="0"} 2'
