@@ -301,7 +301,8 @@ static void find_below(const char *root, const char *rel,
 	size_t n = 0;
 	struct dirent *e;
 	while ((e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+		/* Hidden: ".", "..", and topics being created. */
+		if (e->d_name[0] == '.')
 			continue;
 		char **nn = realloc(names, (n + 1) * sizeof *names);
 		if (!nn || !(nn[n] = strdup(e->d_name)))

@@ -415,6 +415,18 @@ static int check_partition(es_topic *t, uint32_t p, int repair,
 		goto out;
 	}
 	int rewrote_active = 0;
+	if (!head_rc && n && c.head.seg_base > bases[n - 1]) {
+		/* The head names a segment that is not there: what it
+		 * published is gone. Repair moves the head back to the log. */
+		char seg[40], what[160];
+		es_seg_name(seg, c.head.seg_base, "log");
+		snprintf(what, sizeof what, "the head names segment '%s', which "
+			 "is missing: records were lost", seg);
+		es_problem pr = {ES_PROBLEM_CORRUPT, p, seg, c.head.next, 0, what,
+				 repair ? "head moved back" : NULL};
+		fn(arg, &pr);
+		rewrote_active |= repair;
+	}
 	for (size_t i = 0; i < n && !rc; i++) {
 		struct stat st;
 		c.base = bases[i];

@@ -123,8 +123,15 @@ static int open_segment(es_pwriter *w, uint64_t base, int create, int sync,
 	w->idxfd = openat(w->dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (w->idxfd < 0)
 		goto fail;
-	if (create && sync != ES_SYNC_NONE && es_fsync_dir(w->dirfd) != 0)
-		goto fail;
+	if (create && sync != ES_SYNC_NONE && es_fsync_dir(w->dirfd) != 0) {
+		int rc = errno;
+		es_seg_name(name, base, "log");
+		es_err(err, "partition %u: cannot sync the directory after "
+		       "creating segment '%s': %s", w->part, name, strerror(rc));
+		close_fd(&w->logfd);
+		close_fd(&w->idxfd);
+		return rc;
+	}
 	return 0;
 fail:;
 	int rc = errno;
@@ -449,18 +456,27 @@ static int roll(es_pwriter *w, int sync, es_error *err)
 		return rc;
 	}
 	/* The closed segment's index is complete and synced: readers of
-	 * closed segments lean on it more than on the active one's. */
+	 * closed segments lean on it more than on the active one's. A device
+	 * that fails this sync is failing (fsyncgate): stop, as for the log. */
+	int rc = 0;
 	if (w->idx.len) {
-		if (es_pwrite_all(w->idxfd, w->idx.data, w->idx.len,
-				  (off_t)w->s.idx_size) == 0)
+		rc = es_pwrite_all(w->idxfd, w->idx.data, w->idx.len,
+				   (off_t)w->s.idx_size);
+		if (!rc)
 			w->s.idx_size += w->idx.len;
 		w->idx.len = 0;
 	}
-	if (sync != ES_SYNC_NONE)
-		fdatasync(w->idxfd);
+	if (!rc && sync != ES_SYNC_NONE && fdatasync(w->idxfd) != 0)
+		rc = errno;
+	if (rc) {
+		es_seg_name(seg, w->s.seg_base, "index");
+		es_err(err, "partition %u: cannot write index '%s': %s", w->part,
+		       seg, strerror(rc));
+		return rc;
+	}
 	close_fd(&w->logfd);
 	close_fd(&w->idxfd);
-	int rc = open_segment(w, w->s.next, 1, sync, err);
+	rc = open_segment(w, w->s.next, 1, sync, err);
 	if (rc)
 		return rc;
 	w->created_seg = 1;

@@ -18,6 +18,7 @@
 /* One batch: records per partition, and the partition of each record in
  * the order it was added (for acknowledgements in input order). */
 struct batch {
+	int durable; /* its records were synced (even if publishing failed) */
 	es_buf *pend;
 	uint64_t *first; /* offset given to each partition's first record */
 	uint32_t *order;
@@ -239,9 +240,22 @@ static int commit(es_producer *p, struct batch *b, es_error *err)
 	for (i = 0; i < locked && !rc; i++)
 		if (b->pend[i].len)
 			rc = es_pwriter_sync(&p->w[i], p->sync, err);
+	/* Every record of the batch is durable from here on: a head that
+	 * fails to publish is not rolled back (others may be published
+	 * already, and readers may have seen them); the next writer's
+	 * recovery publishes what lies past it. */
+	b->durable = !rc;
+	int prc = 0;
 	for (i = 0; i < locked && !rc; i++)
-		if (b->pend[i].len)
-			rc = es_pwriter_publish(&p->w[i], err);
+		if (b->pend[i].len) {
+			es_error perr;
+			int r = es_pwriter_publish(&p->w[i], &perr);
+			if (r && !prc) {
+				prc = r;
+				if (err)
+					*err = perr;
+			}
+		}
 	for (i = 0; i < locked; i++) {
 		if (!b->pend[i].len)
 			continue;
@@ -249,7 +263,7 @@ static int commit(es_producer *p, struct batch *b, es_error *err)
 			es_pwriter_rollback(&p->w[i], p->sync);
 		es_pwriter_unlock(&p->w[i]);
 	}
-	return rc;
+	return rc ? rc : prc;
 }
 
 /* Wait for the submitted batch, then acknowledge it in input order. */
@@ -263,15 +277,21 @@ static int reap(es_producer *p, es_ack_fn ack, void *arg, es_error *err)
 		*err = p->err;
 	p->busy = p->done = 0;
 	pthread_mutex_unlock(&p->mu);
-	if (!was_busy || rc)
-		return rc;
 	struct batch *b = &p->b[!p->fill];
+	/* A batch that reached the disk is acknowledged, even when a head
+	 * could not be published after it (the error still ends the run). */
+	if (!was_busy || (rc && !b->durable))
+		return rc;
+	int arc = 0;
 	for (size_t k = 0; k < b->norder; k++) {
 		uint32_t part = b->order[k];
 		p->durable++;
-		if (ack && !rc)
-			rc = ack(arg, part, b->first[part]++);
+		if (ack && !arc)
+			arc = ack(arg, part, b->first[part]++);
 	}
+	b->durable = 0;
+	if (!rc)
+		rc = arc;
 	for (uint32_t i = 0; i < p->n; i++)
 		b->pend[i].len = 0;
 	b->norder = 0;

@@ -276,8 +276,10 @@ static int fill(es_reader *r, size_t need, int *got, es_error *err)
 					  (off_t)(r->fpos + r->end));
 		if (n < 0) {
 			rc = errno;
-			es_err(err, "partition %u: cannot read segment: %s",
-			       r->part, strerror(rc));
+			char name[40];
+			es_seg_name(name, r->seg_base, "log");
+			es_err(err, "partition %u: cannot read segment '%s': %s",
+			       r->part, name, strerror(rc));
 			return rc;
 		}
 		if (n == 0) /* shorter than published: caught by the caller */

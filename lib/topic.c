@@ -3,7 +3,9 @@
  *
  * Layout (es-format(5)):  TOPIC/topic.yaml  TOPIC/N/ (a partition: lock,
  * head, BASE.log, BASE.index)  TOPIC/groups/GROUP/ */
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,52 +98,135 @@ static int write_config(int tdir, const es_config *c, es_error *err)
 	return rc;
 }
 
+/* Remove a directory tree made by a creator (no symlinks followed). */
+static void remove_tree(int parent, const char *name)
+{
+	int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+					      O_CLOEXEC);
+	if (fd >= 0) {
+		DIR *d = fdopendir(fd);
+		if (d) {
+			struct dirent *e;
+			while ((e = readdir(d))) {
+				if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+					continue;
+				if (unlinkat(dirfd(d), e->d_name, 0) != 0 &&
+				    (errno == EISDIR || errno == EPERM))
+					remove_tree(dirfd(d), e->d_name);
+			}
+			closedir(d);
+		} else {
+			close(fd);
+		}
+	}
+	unlinkat(parent, name, AT_REMOVEDIR);
+}
+
+/* Temporary directories of creators that died (".NAME.tmp.PID"). */
+static void sweep_stale(int parent, const char *base)
+{
+	int fd = dup(parent);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	char prefix[300];
+	snprintf(prefix, sizeof prefix, ".%s.tmp.", base);
+	size_t pl = strlen(prefix);
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (strncmp(e->d_name, prefix, pl) != 0)
+			continue;
+		long pid = strtol(e->d_name + pl, NULL, 10);
+		if (pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+			remove_tree(dirfd(d), e->d_name);
+	}
+	closedir(d);
+}
+
+/* A topic appears whole or not at all: it is built in a temporary
+ * directory beside its name, every file synced, then renamed into place.
+ * A crash leaves only a temporary directory, which the next creator of
+ * that name removes; two creators racing: one rename wins, the other gets
+ * EEXIST and finds a complete topic. */
 int es_topic_create(const char *path, const es_config *c, es_error *err)
 {
-	if (mkdir(path, 0755) != 0) {
+	char parent[4096], base[256], tmp[300];
+	snprintf(parent, sizeof parent, "%s", path);
+	char *slash = strrchr(parent, '/');
+	while (slash && slash[1] == 0 && slash > parent) { /* trailing '/' */
+		*slash = 0;
+		slash = strrchr(parent, '/');
+	}
+	const char *name = slash ? slash + 1 : parent;
+	if (!*name || strlen(name) >= sizeof base) {
+		es_err(err, "bad topic path '%s'", path);
+		return ES_EUSAGE;
+	}
+	memcpy(base, name, strlen(name) + 1);
+	if (slash == parent)
+		parent[1] = 0;
+	else if (slash)
+		*slash = 0;
+	else
+		strcpy(parent, ".");
+	int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (pfd < 0) {
 		int rc = errno;
-		es_err(err, rc == EEXIST ? "'%s' already exists"
-					  : "cannot create '%s': %s",
-		       path, strerror(rc));
+		es_err(err, "cannot create '%s': %s", path, strerror(rc));
 		return rc;
 	}
-	int tdir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (tdir < 0) {
-		int rc = errno;
-		es_err(err, "cannot open '%s': %s", path, strerror(rc));
-		return rc;
+	if (es_topic_exists(path)) {
+		close(pfd);
+		es_err(err, "'%s' already exists", path);
+		return EEXIST;
 	}
+	sweep_stale(pfd, base);
+	snprintf(tmp, sizeof tmp, ".%s.tmp.%ld", base, (long)getpid());
+	remove_tree(pfd, tmp);
 	int rc = 0;
-	if (mkdirat(tdir, "groups", 0755) != 0) {
+	if (mkdirat(pfd, tmp, 0755) != 0) {
+		rc = errno;
+		es_err(err, "cannot create '%s': %s", path, strerror(rc));
+		close(pfd);
+		return rc;
+	}
+	int tdir = openat(pfd, tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (tdir < 0) {
+		rc = errno;
+		es_err(err, "cannot open '%s': %s", path, strerror(rc));
+	}
+	if (!rc && mkdirat(tdir, "groups", 0755) != 0) {
 		rc = errno;
 		es_err(err, "cannot create '%s/groups': %s", path, strerror(rc));
 	}
 	for (uint32_t p = 0; !rc && p < c->partitions; p++)
 		rc = partition_create(tdir, p, err);
-	/* topic.yaml last: a topic exists once it has one, so a crash half
-	 * way leaves a directory that is not (yet) a topic. */
 	if (!rc)
 		rc = write_config(tdir, c, err);
-	if (!rc && fsync(tdir) != 0)
+	if (!rc && fsync(tdir) != 0) {
 		rc = errno;
-	close(tdir);
-	if (!rc) {
-		/* The new directory's entry in its parent. */
-		char parent[4096];
-		snprintf(parent, sizeof parent, "%s", path);
-		char *slash = strrchr(parent, '/');
-		if (slash == parent)
-			slash[1] = 0;
-		else if (slash)
-			*slash = 0;
-		else
-			strcpy(parent, ".");
-		int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (pfd >= 0) {
-			fsync(pfd);
-			close(pfd);
-		}
+		es_err(err, "cannot sync '%s': %s", path, strerror(rc));
 	}
+	if (tdir >= 0)
+		close(tdir);
+	/* An empty directory at the name is replaced; anything else wins. */
+	if (!rc && renameat(pfd, tmp, pfd, base) != 0) {
+		rc = errno == ENOTEMPTY ? EEXIST : errno;
+		es_err(err, rc == EEXIST ? "'%s' already exists"
+					  : "cannot create '%s': %s",
+		       path, strerror(rc));
+	}
+	if (rc)
+		remove_tree(pfd, tmp);
+	else if (fsync(pfd) != 0) {
+		rc = errno;
+		es_err(err, "cannot sync the directory of '%s': %s", path,
+		       strerror(rc));
+	}
+	close(pfd);
 	return rc;
 }
 
@@ -155,8 +240,11 @@ int es_topic_open(const char *path, es_topic **out, es_error *err)
 		int rc = t->dirfd < 0 ? errno : ENOENT;
 		if (rc == ENOTDIR)
 			rc = ENOENT;
-		es_err(err, "no topic '%s'%s", path,
-		       rc == ENOENT ? "" : strerror(rc));
+		if (rc == ENOENT)
+			es_err(err, "no topic '%s'", path);
+		else
+			es_err(err, "cannot open topic '%s': %s", path,
+			       strerror(rc));
 		if (t->dirfd >= 0)
 			close(t->dirfd);
 		free(t);
