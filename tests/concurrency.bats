@@ -109,3 +109,28 @@ four_producers() {
 @test "four producers at once, keyed: the same, and each key in one partition" {
 	four_producers 37
 }
+
+@test "two producers racing to --create the same new topic: both succeed, 20 times" {
+	local d=$BATS_TEST_TMPDIR i st1 st2 p1 p2
+	for i in $(seq 1 20); do
+		st1=0 st2=0
+		echo "a-$i" | es-produce --create --ack "$d/t$i" > "$d/acks.a" 2> "$d/err.a" 3>&- &
+		p1=$!
+		echo "b-$i" | es-produce --create --ack "$d/t$i" > "$d/acks.b" 2> "$d/err.b" 3>&- &
+		p2=$!
+		wait "$p1" || st1=$?
+		wait "$p2" || st2=$?
+		[ "$st1" -eq 0 ] && [ "$st2" -eq 0 ] ||
+			{ echo "round $i: exit $st1 and $st2"; cat "$d/err.a" "$d/err.b"; false; }
+		[ ! -s "$d/err.a" ] && [ ! -s "$d/err.b" ]
+		es-consume -F '%p %o %s\n' "$d/t$i" > "$d/dump"
+		"$VERIFY" "$d/dump"
+		[ "$(wc -l < "$d/dump")" -eq 2 ]
+		# Each where its ack says.
+		grep -qx "$(tr '\t' ' ' < "$d/acks.a") a-$i" "$d/dump"
+		grep -qx "$(tr '\t' ' ' < "$d/acks.b") b-$i" "$d/dump"
+		run es-topic check "$d/t$i"
+		[ "$status" -eq 0 ]
+		[[ ${lines[-1]} == *": 1 partitions checked: 0 corrupt, 0 torn tail, 0 index" ]]
+	done
+}

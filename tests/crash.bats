@@ -264,3 +264,9 @@ damaged_tail() {
 		close $f or die "$last: $!\n";
 	' "$1"
 }
+
+@test "crash at every call of es-produce --create of a new topic: the next --create creates it and appends" {
+	crash_every_call shim none
+	crash_every_call strace:renameat none
+	crash_every_call strace:mkdirat none
+}

@@ -170,34 +170,37 @@ produce_with_fault() {
 	FILE=$(injected "$d/trace")
 }
 
-@test "EIO on a segment's fdatasync (strace inject, at every sync of a run): exit 74, rolled back, next appends" {
-	local d=$BATS_TEST_TMPDIR n hits=0
+@test "EIO on a segment's or index's fdatasync (strace inject, at every sync of a run): exit 74, rolled back, next appends" {
+	local d=$BATS_TEST_TMPDIR n hits=0 idx=0
 	for n in $(seq 1 16); do
 		produce_with_fault fdatasync EIO "$n"
 		case $FILE in
 		"")
 			[ "$ST" -eq 0 ] # fewer syncs this time: no fault, no failure
 			continue ;;
-		*.index)
-			continue ;; # an index is derived data: not fatal, for now
-		*.log) ;;
+		*.log | *.index) ;; # (a closed segment's index, at a roll)
 		*) echo "fault on $FILE?"; false ;;
 		esac
 		hits=$((hits + 1))
+		[ "${FILE%.index}" = "$FILE" ] || idx=$((idx + 1))
 		[ "$ST" -eq 74 ] || { echo "N=$n ($FILE): exit $ST"; cat "$d/err"; false; }
 		parse_failure "$d/err"
-		# The partition and segment that failed, by name.
-		[ "$WHAT" = "cannot sync segment '${FILE##*/}'" ] || { echo "N=$n: $WHAT, fault on $FILE"; false; }
+		# The partition and file that failed, by name.
+		case $FILE in
+		*.log) [ "$WHAT" = "cannot sync segment '${FILE##*/}'" ] ;;
+		*.index) [ "$WHAT" = "cannot write index '${FILE##*/}'" ] ;;
+		esac || { echo "N=$n: $WHAT, fault on $FILE"; false; }
 		[ "$P" = "$(basename "$(dirname "$FILE")")" ]
 		[ "$WHY" = "Input/output error" ]
 		after_failure "$d/t" "$d/acks" r
 		next_produce "$d/t" "$d/acks" r
 	done
-	[ "$hits" -ge 4 ]
+	[ "$hits" -ge 4 ] && [ "$idx" -ge 1 ]
+	echo "# $hits faults, $idx on an index" >&3
 }
 
-@test "ENOSPC on a segment pwrite (strace inject, at every write of a run): exit 74, rolled back, next appends" {
-	local d=$BATS_TEST_TMPDIR n hits=0
+@test "ENOSPC on a segment or index pwrite (strace inject, at every write of a run): exit 74, rolled back, next appends" {
+	local d=$BATS_TEST_TMPDIR n hits=0 idx=0 idx_ok=0
 	for n in $(seq 1 24); do
 		produce_with_fault pwrite64 ENOSPC "$n"
 		case $FILE in
@@ -205,22 +208,34 @@ produce_with_fault() {
 			[ "$ST" -eq 0 ]
 			continue ;;
 		*.index)
-			continue ;; # an index is derived data: not fatal, for now
+			# The active segment's index, at a publish, is derived
+			# data that the next writer rebuilds: the run goes on.
+			# A closed segment's, at a roll, stops it.
+			if [ "$ST" -eq 0 ]; then
+				idx_ok=$((idx_ok + 1))
+				[ ! -s "$d/err" ] && [ "$(wc -l < "$d/acks")" -eq 300 ]
+				continue
+			fi ;;
 		*/head)
 			continue ;; # heads: a separate test
 		*.log) ;;
 		*) echo "fault on $FILE?"; false ;;
 		esac
 		hits=$((hits + 1))
+		[ "${FILE%.index}" = "$FILE" ] || idx=$((idx + 1))
 		[ "$ST" -eq 74 ] || { echo "N=$n ($FILE): exit $ST"; cat "$d/err"; false; }
 		parse_failure "$d/err"
-		[ "$WHAT" = "cannot write segment '${FILE##*/}'" ] || { echo "N=$n: $WHAT, fault on $FILE"; false; }
+		case $FILE in
+		*.log) [ "$WHAT" = "cannot write segment '${FILE##*/}'" ] ;;
+		*.index) [ "$WHAT" = "cannot write index '${FILE##*/}'" ] ;;
+		esac || { echo "N=$n: $WHAT, fault on $FILE"; false; }
 		[ "$P" = "$(basename "$(dirname "$FILE")")" ]
 		[ "$WHY" = "No space left on device" ]
 		after_failure "$d/t" "$d/acks" r
 		next_produce "$d/t" "$d/acks" r
 	done
 	[ "$hits" -ge 4 ]
+	echo "# $hits failed runs, $idx on an index at a roll; $idx_ok index faults at a publish went on" >&3
 }
 
 @test "EFBIG (ulimit -f 256): exit 74 and a message, not a SIGXFSZ death; next produce appends" {
@@ -276,11 +291,99 @@ produce_with_fault() {
 		local p
 		p=$(basename "$(dirname "$file")")
 		[ "$(wc -l < "$d/err")" -eq 1 ]
-		[[ $(cat "$d/err") =~ ^es-consume:\ partition\ $p:\ (cannot\ read\ segment( \'${file##*/}\')?|cannot\ read\ the\ head|bad\ head\ file):\ Input/output\ error$ ]] ||
+		[[ $(cat "$d/err") =~ ^es-consume:\ partition\ $p:\ (cannot\ read\ segment\ \'${file##*/}\'|cannot\ read\ the\ head|bad\ head\ file):\ Input/output\ error$ ]] ||
 			{ echo "N=$n ($file):"; cat "$d/err"; false; }
 		# What came out before the error is whole records, in order.
 		"$VERIFY" "$d/out"
 		"$VERIFY" "$d/full" "$d/out"
 	done
 	[ "$hits" -ge 6 ]
+}
+
+@test "EIO on the directory sync at a segment roll: exit 74, the message names the sync, rolled back" {
+	local d=$BATS_TEST_TMPDIR n hits=0
+	for n in $(seq 1 6); do
+		produce_with_fault fsync EIO "$n"
+		[ -n "$FILE" ] || { [ "$ST" -eq 0 ]; continue; }
+		[ -d "$FILE" ] || { echo "fault on $FILE?"; false; }
+		hits=$((hits + 1))
+		[ "$ST" -eq 74 ] || { echo "N=$n ($FILE): exit $ST"; cat "$d/err"; false; }
+		parse_failure "$d/err"
+		[ "$P" = "$(basename "$FILE")" ]
+		[ "$WHY" = "Input/output error" ]
+		# The step that failed is the sync, not an open.
+		[[ $WHAT == "cannot sync "* ]] || { echo "N=$n: fault on fsync of $FILE, message: $(cat "$d/err")"; false; }
+		after_failure "$d/t" "$d/acks" r
+		next_produce "$d/t" "$d/acks" r
+	done
+	[ "$hits" -ge 2 ]
+}
+
+@test "EMFILE at every open of a run: a message with the reason after ': ', never 'no topic' for a topic that exists" {
+	local d=$BATS_TEST_TMPDIR n msg
+	for n in $(seq 1 30); do
+		produce_with_fault openat EMFILE "$n"
+		[ -n "$FILE" ] || { [ "$ST" -eq 0 ]; continue; }
+		case $FILE in /usr/* | /lib*) continue ;; esac # the dynamic loader
+		[ "$ST" -eq 74 ] || [ "$ST" -eq 1 ] || { echo "N=$n: exit $ST"; cat "$d/err"; false; }
+		[ "$(wc -l < "$d/err")" -eq 1 ]
+		msg=$(cat "$d/err")
+		[[ $msg =~ ^es-produce:\ .+:\ Too\ many\ open\ files(\;\ [0-9]+\ records\ durable\ before\ it)?$ ]] ||
+			{ echo "N=$n: $msg"; false; }
+		[[ $msg != *"no topic"* ]] || { echo "N=$n: $msg"; false; }
+		es-consume -F "$FMT" "$d/t" > "$d/dump"
+		"$VERIFY" "$d/dump" "acks=$d/acks,r,1"
+		[ "$(wc -l < "$d/dump")" -eq "$(wc -l < "$d/acks")" ]
+		check_clean "$d/t"
+		next_produce "$d/t" "$d/acks" r
+	done
+}
+
+# One flush over both partitions of a topic (input from a file: one batch),
+# with ENOSPC on the Nth pwrite; FILE is what it hit. $1: segment_bytes.
+one_flush_with_fault() {
+	local d=$BATS_TEST_TMPDIR
+	rm -rf "$d/t"
+	es-topic create "$d/t" -p 2 --segment-bytes "$1"
+	"$GEN" warm 1 1 1 0 | es-produce --ack "$d/t" > "$d/acks.warm"
+	"$GEN" r 1 60 60 0 > "$d/in"
+	ST=0
+	strace -f -qq -y -o "$d/trace" -e trace=pwrite64 -e inject="pwrite64:error=ENOSPC:when=$2" \
+		es-produce --ack "$d/t" < "$d/in" > "$d/acks" 2> "$d/err" || ST=$?
+	FILE=$(injected "$d/trace")
+}
+
+@test "ENOSPC publishing a partition's head after another partition's: exit 74, nothing seen is withdrawn, acked records stay, next appends" {
+	local d=$BATS_TEST_TMPDIR n seg hits=0
+	need_strace
+	# With a roll in the flush (1 KiB segments) and without (100 KiB).
+	for seg in 1KiB 100KiB; do
+		for n in $(seq 1 12); do
+			one_flush_with_fault "$seg" "$n"
+			[ "$FILE" = "$d/t/1/head" ] || continue
+			# Only the head written after partition 0's counts (the
+			# first two heads are rewritten when the run locks).
+			grep -q "$d/t/0/head" <(grep -B100 INJECTED "$d/trace" | tail -n +3) || continue
+			hits=$((hits + 1))
+			[ "$ST" -eq 74 ] || { echo "$seg N=$n: exit $ST"; cat "$d/err"; false; }
+			parse_failure "$d/err"
+			[ "$P" -eq 1 ] && [ "$WHAT" = "cannot publish the head" ] &&
+				[ "$WHY" = "No space left on device" ]
+			# The count is what was acknowledged (all of the flush, or
+			# none of it), and what readers see now never goes away.
+			[ "$K" -eq "$(wc -l < "$d/acks")" ]
+			[ "$K" -eq 0 ] || [ "$K" -eq 60 ]
+			es-consume -F "$FMT" "$d/t" > "$d/seen"
+			"$VERIFY" "$d/seen" "acks=$d/acks.warm,warm,1"
+			check_clean "$d/t" || { echo "$seg N=$n"; false; }
+			# Keyless records go round-robin: both partitions.
+			"$GEN" again 1 10 10 0 | es-produce --ack "$d/t" > "$d/acks.next" 2> "$d/err.next" ||
+				{ echo "$seg N=$n: next produce:"; cat "$d/err.next"; false; }
+			es-consume -F "$FMT" "$d/t" > "$d/dump"
+			"$VERIFY" "$d/dump" "acks=$d/acks.warm,warm,1" "acks=$d/acks,r,1" \
+				"acks=$d/acks.next,again,1" "$d/seen"
+			check_clean "$d/t" || { echo "$seg N=$n, after the next produce"; false; }
+		done
+	done
+	[ "$hits" -eq 2 ]
 }
