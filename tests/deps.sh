@@ -3,6 +3,7 @@
 need=""
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'; }
 for p in gcc make pkg-config libyaml-dev zlib1g-dev bats mandoc jq strace tmux \
+	 bash-completion \
 	 util-linux procps; do
 	have "$p" || need="$need $p"
 done
