@@ -163,6 +163,7 @@ typedef struct es_pwriter {
 	int dirfd, lockfd, headfd, logfd, idxfd;
 	int loaded;	   /* state below matches the head we last wrote */
 	int created_seg;   /* this flush created segments (for rollback) */
+	int idx_broken;	   /* an index write failed: rebuild it at recovery */
 	es_wstate s;	   /* now */
 	es_wstate rb;	   /* at lock time: the rollback point */
 	unsigned char head[ES_HEAD_SIZE];

@@ -321,6 +321,10 @@ int es_pwriter_recover(es_pwriter *w, es_problem_fn fn, void *arg,
 	if (fstat(w->idxfd, &st) == 0)
 		nidx = (uint64_t)st.st_size / ES_IDX_ENTRY;
 	uint64_t had_idx = nidx;
+	if (w->idx_broken) { /* rebuild from the first record */
+		nidx = 0;
+		w->idx_broken = 0;
+	}
 	while (nidx > 0) {
 		unsigned char e[ES_IDX_ENTRY];
 		es_idx_entry ie;
@@ -576,10 +580,13 @@ int es_pwriter_publish(es_pwriter *w, es_error *err)
 		/* Derived data: a failed index write leaves the index behind,
 		 * which readers tolerate; the log is what counts. */
 		if (es_pwrite_all(w->idxfd, w->idx.data, w->idx.len,
-				  (off_t)w->s.idx_size) == 0)
+				  (off_t)w->s.idx_size) == 0) {
 			w->s.idx_size += w->idx.len;
-		else if (ftruncate(w->idxfd, (off_t)w->s.idx_size) != 0)
-			w->s.idx_size = 0;
+		} else {
+			/* The entries it lacks now would stay missing: have the
+			 * next lock rebuild the index whole. */
+			w->idx_broken = 1;
+		}
 		w->idx.len = 0;
 	}
 	es_head h = {w->s.next, w->s.seg_base, w->s.size, w->s.max_ts};
@@ -591,7 +598,7 @@ int es_pwriter_publish(es_pwriter *w, es_error *err)
 		w->loaded = 0;
 		return rc;
 	}
-	w->loaded = 1;
+	w->loaded = !w->idx_broken;
 	return 0;
 }
 

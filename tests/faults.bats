@@ -214,6 +214,7 @@ produce_with_fault() {
 			if [ "$ST" -eq 0 ]; then
 				idx_ok=$((idx_ok + 1))
 				[ ! -s "$d/err" ] && [ "$(wc -l < "$d/acks")" -eq 300 ]
+				next_produce "$d/t" "$d/acks" r
 				continue
 			fi ;;
 		*/head)
