@@ -910,15 +910,20 @@ EOF
 @test "overlapping first runs of a new group both join it" {
 	make_topic t -p 4
 	seq 1 400 | es-produce t
-	local round a sa
+	local round a b sa
 	for round in $(seq 1 10); do
 		rm -rf t/groups/g
-		bg_start es-consume -g g t >"a$round" 2>"ea$round"
+		hold_gate
+		bg_start gated es-consume -g g t >"a$round" 2>"ea$round"
 		a=$bg_pid
-		bg_start es-consume -g g t >"b$round" 2>"eb$round"
+		bg_start gated es-consume -g g t >"b$round" 2>"eb$round"
+		b=$bg_pid
+		wait_for 10 waiting_at_gate "$a"
+		wait_for 10 waiting_at_gate "$b"
+		open_gate
 		bg_stop "$a" 0
 		sa=$bg_status
-		bg_stop "$bg_pid" 0
+		bg_stop "$b" 0
 		run_both cat "ea$round" "eb$round"
 		expect 0 "" ""
 		[[ $sa == 0 && $bg_status == 0 ]]
