@@ -251,7 +251,9 @@ int main(int argc, char **argv)
 		cli_usage_error("--to, --to-time and --shift are exclusive");
 	uint64_t to_off = 0;
 	int to_latest = 0;
-	if (to && strcmp(to, "earliest")) {
+	if (to && !strcmp(to, "earliest"))
+		to = NULL; /* the default: the first retained record */
+	if (to) {
 		if (!strcmp(to, "latest"))
 			to_latest = 1;
 		else if (cli_parse_u64(to, &to_off))

@@ -337,12 +337,12 @@ static void key_hash(const unsigned char *k, uint32_t len, uint64_t h[2])
 
 static int map_init(keymap *m, uint64_t memory)
 {
-	m->cap = 1;
+	/* The largest table within the bound: --memory is a bound, and
+	 * fewer keys a pass only means more passes. */
+	m->cap = 16;
 	while ((m->cap * 2) * 24 <= memory)
 		m->cap *= 2;
-	if (m->cap < 1024)
-		m->cap = 1024;
-	m->max = m->cap / 10 * 7;
+	m->max = m->cap * 7 / 10;
 	m->used = 0;
 	m->slots = calloc(m->cap, 24);
 	return m->slots ? 0 : ENOMEM;
@@ -618,10 +618,12 @@ out:
 
 /* Build the key map of this pass over the whole partition: 0, 1 if the
  * keys do not fit, or an error. */
-static int build_map(ctx *c)
+static int build_map(ctx *c, size_t from)
 {
 	map_clear(&c->map);
-	for (size_t i = 0; i < c->nb; i++) {
+	/* From the first retained segment: deleted records supersede nothing
+	 * that remains. */
+	for (size_t i = from; i < c->nb; i++) {
 		int active = c->bases[i] == c->head.seg_base;
 		bufscan in;
 		int rc = bscan_open(c->dfd, c->bases[i], &in);
@@ -821,7 +823,7 @@ static int compact_partition(ctx *c, es_compact_unread_fn unread, void *arg)
 		c->have_map = 1;
 		c->passes = 1;
 		for (c->pass = 0; c->pass < c->passes; c->pass++) {
-			rc = build_map(c);
+			rc = build_map(c, del);
 			if (rc == 1) {
 				/* Too many keys: split them by hash and start
 				 * over; what was rewritten stays right (and
@@ -875,15 +877,18 @@ int es_topic_compact(es_topic *t, const es_compact_opts *o, int wait,
 		     es_compact_report_fn report, es_compact_unread_fn unread,
 		     void *arg, es_error *err)
 {
-	int lfd = openat(t->dirfd, "compact.lock", O_RDWR | O_CREAT | O_CLOEXEC,
-			 0644);
-	if (lfd < 0) {
+	/* A dry run changes nothing, not even by making the lock file. */
+	int lfd = openat(t->dirfd, "compact.lock",
+			 O_RDWR | O_CLOEXEC | (o->dry_run ? 0 : O_CREAT), 0644);
+	if (lfd < 0 && o->dry_run && errno == ENOENT) {
+		lfd = -2; /* never compacted: nothing to wait for */
+	} else if (lfd < 0) {
 		int rc = errno;
 		es_err(err, "cannot open '%s/compact.lock': %s", t->path,
 		       strerror(rc));
 		return rc;
 	}
-	while (flock(lfd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0) {
+	while (lfd >= 0 && flock(lfd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0) {
 		if (errno == EINTR && wait)
 			continue;
 		int rc = errno == EWOULDBLOCK ? ES_ELOCKED : errno;
@@ -907,6 +912,7 @@ int es_topic_compact(es_topic *t, const es_compact_opts *o, int wait,
 		free(c.map.slots);
 		close(c.dfd);
 	}
-	close(lfd);
+	if (lfd >= 0)
+		close(lfd);
 	return rc;
 }

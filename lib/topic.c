@@ -338,22 +338,38 @@ int es_partition_end(es_topic *t, uint32_t p, uint64_t *next, es_error *err)
 	return 0;
 }
 
-/* First record of a segment: its offset and timestamp, or 0 if empty. */
+/* First record of a segment, plain or compressed: its offset and
+ * timestamp, or 0 if empty. */
 static int first_record(int dfd, uint64_t base, uint64_t *off, int64_t *ts)
 {
-	char name[40];
-	unsigned char h[ES_REC_HDR];
-	es_seg_name(name, base, "log");
-	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
+	int z, ok = 0;
+	unsigned char h[ES_ZB_HDR];
+	int fd = es_seg_open(dfd, base, &z);
 	if (fd < 0)
 		return 0;
-	ssize_t n = es_pread_full(fd, h, sizeof h, 0);
+	if (!z) {
+		if (es_pread_full(fd, h, ES_REC_HDR, 0) == ES_REC_HDR) {
+			*off = get64(h + 8);
+			*ts = (int64_t)get64(h + 16);
+			ok = 1;
+		}
+	} else {
+		es_zblock b;
+		unsigned char *zin = NULL, *out = NULL;
+		if (es_pread_full(fd, h, ES_ZB_HDR, 0) == ES_ZB_HDR &&
+		    es_zblock_unpack(h, &b) == 0 && (zin = malloc(b.clen)) &&
+		    (out = malloc(b.ulen)) &&
+		    es_pread_full(fd, zin, b.clen, ES_ZB_HDR) == (ssize_t)b.clen &&
+		    es_zblock_inflate(&b, zin, out) == 0) {
+			*off = get64(out + 8);
+			*ts = (int64_t)get64(out + 16);
+			ok = 1;
+		}
+		free(zin);
+		free(out);
+	}
 	close(fd);
-	if (n != ES_REC_HDR)
-		return 0;
-	*off = get64(h + 8);
-	*ts = (int64_t)get64(h + 16);
-	return 1;
+	return ok;
 }
 
 int es_partition_stat(es_topic *t, uint32_t p, es_partition_info *out,
@@ -396,6 +412,11 @@ int es_partition_stat(es_topic *t, uint32_t p, es_partition_info *out,
 		es_seg_name(name, bases[i], "log");
 		if (fstatat(dfd, name, &st, 0) == 0)
 			out->bytes += (uint64_t)st.st_size;
+		else {
+			es_seg_name(name, bases[i], "zlog");
+			if (fstatat(dfd, name, &st, 0) == 0)
+				out->bytes += (uint64_t)st.st_size;
+		}
 		es_seg_name(name, bases[i], "index");
 		if (fstatat(dfd, name, &st, 0) == 0)
 			out->bytes += (uint64_t)st.st_size;
