@@ -4,8 +4,8 @@
  * TOPIC/groups/NAME/
  *   members/PID-NONCE  one per live member, flock'ed LOCK_EX for its life
  *   P.lock             held LOCK_EX by the owner of partition P; holds its pid
- *   P.commit           the committed offset, counters and history of P,
- *                      replaced durably (es_replace_file) on each commit
+ *   P.commit           the committed offset, counters and history of P:
+ *                      two slots written in turn (see NOTES 4)
  *   replay.lock        LOCK_EX while es-replay applies; members take it
  *                      LOCK_SH (non-blocking) to acquire a partition
  *
@@ -17,6 +17,14 @@
  * (3) Lock files are never renamed or unlinked (a lock on an unlinked file
  *     would lock nothing), and are opened O_CLOEXEC so that --exec children
  *     never keep a partition after their parent died.
+ * (4) A commit file holds two slots of COMMIT_SLOT bytes, each a whole,
+ *     self-checking commit with a sequence number; a commit writes the
+ *     slot not holding the newest one, then fdatasyncs. The newest valid
+ *     slot is never overwritten, so a torn write loses only the commit
+ *     being made (its batch is delivered again: at-least-once). As LMDB
+ *     does with its two meta pages: one fdatasync of blocks already
+ *     allocated, no rename, no directory sync, where --exec commits after
+ *     every batch. The file is created whole (es_replace_file).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -31,6 +39,7 @@
 #include "es-int.h"
 
 #define COMMIT_HDR 48
+#define COMMIT_SLOT 4096
 #define COMMIT_POINT 40
 #define HIST_GAP_MS 2000
 
@@ -380,15 +389,19 @@ void es_group_release(es_group *g, uint32_t p)
  * {i64 time, u64 offset, u64 end, u64 retries, u64 dead letters} (the
  * counters as they were then, for rates), then u32 CRC-32C of all before
  * it. */
-static int commit_unpack(const unsigned char *p, size_t len, es_commit_info *c)
+/* One slot; *seq is its sequence number. The record's length follows from
+ * its history count; the rest of the slot is zeros. */
+static int commit_unpack(const unsigned char *p, size_t slot, es_commit_info *c,
+			 uint32_t *seq)
 {
-	if (len < COMMIT_HDR + 4 || memcmp(p, "ESGC", 4) != 0)
+	if (slot < COMMIT_HDR + 4 || memcmp(p, "ESGC", 4) != 0)
 		return ES_ECORRUPT;
 	uint32_t nh = get32(p + 40);
-	if (nh > ES_COMMIT_HISTORY ||
-	    len != COMMIT_HDR + (size_t)nh * COMMIT_POINT + 4 ||
+	size_t len = COMMIT_HDR + (size_t)nh * COMMIT_POINT + 4;
+	if (nh > ES_COMMIT_HISTORY || len > slot ||
 	    es_crc32c(0, p, len - 4) != get32(p + len - 4))
 		return ES_ECORRUPT;
+	*seq = get32(p + 44);
 	if (get32(p + 4) != 1)
 		return ES_EFORMAT;
 	c->offset = get64(p + 8);
@@ -407,9 +420,10 @@ static int commit_unpack(const unsigned char *p, size_t len, es_commit_info *c)
 	return 0;
 }
 
-static size_t commit_pack(unsigned char *p, const es_commit_info *c)
+static size_t commit_pack(unsigned char *p, const es_commit_info *c,
+			  uint32_t seq)
 {
-	memset(p, 0, COMMIT_HDR);
+	memset(p, 0, COMMIT_SLOT);
 	memcpy(p, "ESGC", 4);
 	put32(p + 4, 1);
 	put64(p + 8, c->offset);
@@ -417,6 +431,7 @@ static size_t commit_pack(unsigned char *p, const es_commit_info *c)
 	put64(p + 24, c->retries);
 	put64(p + 32, c->dead_letters);
 	put32(p + 40, c->nhist);
+	put32(p + 44, seq);
 	for (uint32_t i = 0; i < c->nhist; i++) {
 		unsigned char *q = p + COMMIT_HDR + i * COMMIT_POINT;
 		put64(q, (uint64_t)c->hist[i].time_ms);
@@ -430,18 +445,41 @@ static size_t commit_pack(unsigned char *p, const es_commit_info *c)
 	return len + 4;
 }
 
+/* The newest valid slot: 0, ENOENT, ES_ECORRUPT (neither slot checks),
+ * ES_EFORMAT, or an errno. *slot is where it is, *seq its number. */
 static int read_commit(int gfd, const char *group, uint32_t p,
-		       es_commit_info *c, es_error *err)
+		       es_commit_info *c, int *slot, uint32_t *seq,
+		       es_error *err)
 {
 	char name[32];
 	memset(c, 0, sizeof *c);
 	c->offset = ES_NO_OFFSET;
 	c->time_ms = -1;
+	*slot = -1;
+	*seq = 0;
 	snprintf(name, sizeof name, "%u.commit", p);
 	es_buf b = {0};
-	int rc = es_read_small(gfd, name, &b, 1 << 16);
-	if (rc == 0)
-		rc = commit_unpack((unsigned char *)b.data, b.len, c);
+	int rc = es_read_small(gfd, name, &b, 2 * COMMIT_SLOT);
+	if (rc == 0 && b.len != 2 * COMMIT_SLOT)
+		rc = ES_ECORRUPT;
+	for (int k = 0; rc == 0 && k < 2; k++) {
+		es_commit_info ck;
+		uint32_t sk;
+		const unsigned char *at = (unsigned char *)b.data + k * COMMIT_SLOT;
+		if (!memcmp(at, "ESGC", 4) && get32(at + 4) != 1) {
+			rc = ES_EFORMAT;
+			break;
+		}
+		/* Sequence numbers wrap: the newer is ahead by less than half. */
+		if (commit_unpack(at, COMMIT_SLOT, &ck, &sk) == 0 &&
+		    (*slot < 0 || (int32_t)(sk - *seq) > 0)) {
+			*c = ck;
+			*slot = k;
+			*seq = sk;
+		}
+	}
+	if (rc == 0 && *slot < 0)
+		rc = ES_ECORRUPT;
 	if (rc && rc != ENOENT)
 		es_err(err, "group '%s', partition %u: bad commit file: %s",
 		       group, p, es_strerror(rc));
@@ -458,7 +496,9 @@ static int write_commit(es_topic *t, int gfd, const char *group, uint32_t p,
 			es_error *err)
 {
 	es_commit_info c;
-	int rc = read_commit(gfd, group, p, &c, NULL);
+	int slot;
+	uint32_t seq;
+	int rc = read_commit(gfd, group, p, &c, &slot, &seq, NULL);
 	if (rc && rc != ENOENT && rc != ES_ECORRUPT) {
 		es_err(err, "group '%s', partition %u: cannot read commit: %s",
 		       group, p, es_strerror(rc));
@@ -474,8 +514,7 @@ static int write_commit(es_topic *t, int gfd, const char *group, uint32_t p,
 	es_commit_point pt = {now, offset, end, c.retries, c.dead_letters};
 	/* One point per few seconds, the newest overwritten in between, so
 	 * that a bounded history spans minutes of activity. */
-	if (c.nhist && now - c.hist[c.nhist > 1 ? c.nhist - 2 : 0].time_ms <
-			       HIST_GAP_MS && c.nhist > 1) {
+	if (c.nhist > 1 && now - c.hist[c.nhist - 2].time_ms < HIST_GAP_MS) {
 		c.hist[c.nhist - 1] = pt;
 	} else {
 		if (c.nhist == ES_COMMIT_HISTORY) {
@@ -485,11 +524,28 @@ static int write_commit(es_topic *t, int gfd, const char *group, uint32_t p,
 		}
 		c.hist[c.nhist++] = pt;
 	}
-	unsigned char buf[COMMIT_HDR + ES_COMMIT_HISTORY * COMMIT_POINT + 4];
-	size_t len = commit_pack(buf, &c);
+	unsigned char buf[2 * COMMIT_SLOT];
 	char name[32];
 	snprintf(name, sizeof name, "%u.commit", p);
-	rc = es_replace_file(gfd, name, buf, len);
+	if (rc) {
+		/* No (valid) file: create it whole, the other slot empty. */
+		commit_pack(buf, &c, 1);
+		memset(buf + COMMIT_SLOT, 0, COMMIT_SLOT);
+		rc = es_replace_file(gfd, name, buf, sizeof buf);
+	} else {
+		commit_pack(buf, &c, seq + 1);
+		int fd = openat(gfd, name, O_WRONLY | O_CLOEXEC);
+		if (fd < 0)
+			rc = errno;
+		else {
+			rc = es_pwrite_all(fd, buf, COMMIT_SLOT,
+					   (off_t)(!slot * COMMIT_SLOT));
+			if (!rc && fdatasync(fd) != 0)
+				rc = errno;
+			if (close(fd) != 0 && !rc)
+				rc = errno;
+		}
+	}
 	if (rc)
 		es_err(err, "group '%s', partition %u: cannot commit: %s", group,
 		       p, strerror(rc));
@@ -518,7 +574,9 @@ int es_group_read(es_topic *t, const char *group, uint32_t p,
 		info->time_ms = -1;
 		return -gfd;
 	}
-	int rc = read_commit(gfd, group, p, info, err);
+	int slot;
+	uint32_t seq;
+	int rc = read_commit(gfd, group, p, info, &slot, &seq, err);
 	close(gfd);
 	return rc;
 }
