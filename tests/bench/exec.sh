@@ -102,9 +102,8 @@ grp() { awk -v n="$1" 'BEGIN { s = sprintf("%d", n); o = ""
 rm -rf "$T/groups/bench"
 es-consume -g bench --batch 1000 --exec 'wc -l' "$T" >"$S/counts"
 got=$(awk '{ s += $1 } END { print s }' "$S/counts")
-committed=$(for f in "$T"/groups/bench/*.commit; do
-	od -An -tu4 -j8 -N4 "$f"
-done | awk '{ s += $1 } END { print s }')
+committed=$(sh "$(dirname "$0")/../tools/grp-commit.sh" "$T" bench |
+	awk '{ s += $2 } END { print s }')
 if [ "$got" -ne $N ] || [ "$committed" -ne $N ]; then
 	echo "exec.sh: the command saw $got records and the group committed $committed, not $N" >&2
 	exit 1
