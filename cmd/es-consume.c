@@ -101,7 +101,7 @@ void group_open_part(es_topic *t, struct part *pp)
 	int clamped = 0;
 	if ((rc = es_reader_seek(pp->r, start, &clamped, &err)))
 		cli_die(cli_status(rc), "%s", err.msg);
-	if (clamped)
+	if (clamped && ci.offset != ES_NO_OFFSET)
 		cli_warn("group '%s', partition %u: committed offset %" PRIu64
 			 " is below the first retained offset; starting at %" PRIu64,
 			 o.group, pp->id, start, es_reader_position(pp->r));

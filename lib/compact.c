@@ -461,7 +461,8 @@ static int sweep(int dfd)
 		} else if (!strcmp(names[i], idx)) { /* after it: finish */
 			char final[40];
 			es_seg_name(final, base, "index");
-			if (renameat(dfd, idx, dfd, final) != 0)
+			/* Gone already if an earlier name of the list undid it. */
+			if (renameat(dfd, idx, dfd, final) != 0 && errno != ENOENT)
 				return errno;
 		}
 	}
@@ -574,7 +575,7 @@ static int rewrite(ctx *c, uint64_t base, uint64_t prev, int compress, int dry)
 	rc = 0;
 	c->rep.compacted += dropped;
 	changes = dropped || compress != was_z;
-	if (compress && !was_z)
+	if (compress && !was_z && kept)
 		c->rep.compressed++;
 	if (dry || !changes)
 		goto out;

@@ -539,3 +539,29 @@ clicks/1: segments 1 -> 1, records 0 -> 0, bytes 53B -> 53B; 0 segments deleted,
 	[[ $status == 65 && -z $output && $stderr == "es-compact: partition 0, segment '00000000000000000001.log': "* ]]
 	[[ $(state bad) == "$before" ]]
 }
+
+@test "segments compacted to nothing are removed, not counted as compressed" {
+	make_topic cb --cleanup compact --compression zlib --segment-bytes 1KiB
+	awk 'BEGIN { for (i = 0; i < 60; i++) printf "k%d:v%d-padpadpadpadpad\n", i % 13, i }' | es-produce -K : cb
+	run_both es-compact cb
+	[[ $status == 0 && $output == "cb/0: segments 4 -> 2, records 52 -> 5, bytes 3.4KiB -> "*"; 0 segments deleted, 47 records compacted, 1 segments compressed" ]]
+	[[ $(ls cb/0 | grep -c '\.zlog$') == 1 ]]
+}
+
+# -> tests/es-consume-group.bats or tests/es-compact.bats (bug 8)
+@test "a new group on a topic whose first records are gone starts at the first record, without a warning" {
+	make_topic g8 --segment-bytes 100B
+	for i in 0 1 2 3 4 5 6 7; do
+		echo "{\"value\":\"r$i\",\"timestamp\":$((1700000000000 + i * 1000))}"
+	done | es-produce -J g8
+	es-compact g8 >/dev/null
+	run_both es-consume -g fresh g8
+	expect 0 "r6
+r7" ""
+	make_topic kk --cleanup compact --segment-bytes 64B
+	printf 'a:1\na:2\nb:3\na:4\n' | es-produce -K : kk
+	es-compact kk >/dev/null
+	run_both es-consume -g fresh -F '%o %s\n' kk
+	expect 0 "2 3
+3 4" ""
+}
