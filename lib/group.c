@@ -155,11 +155,18 @@ int es_group_join(es_topic *t, const char *name, es_group **out, es_error *err)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	snprintf(g->member, sizeof g->member, "members/%d-%lld%09ld",
 		 (int)getpid(), (long long)ts.tv_sec, ts.tv_nsec);
-	g->memfd = openat(dfd, g->member, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
-			  0644);
-	if (g->memfd < 0 || flock(g->memfd, LOCK_EX) != 0) {
+	/* The member file appears already locked: made and locked under a
+	 * hidden name, then renamed (the lock is the inode's). Made unlocked
+	 * under its own name, another member's liveness probe could take it
+	 * for a dead member's in between, and remove it. */
+	char tmp[80];
+	snprintf(tmp, sizeof tmp, "members/.%s", g->member + strlen("members/"));
+	g->memfd = openat(dfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (g->memfd < 0 || flock(g->memfd, LOCK_EX) != 0 ||
+	    renameat(dfd, tmp, dfd, g->member) != 0) {
 		int rc = errno;
 		es_err(err, "cannot join group '%s': %s", name, strerror(rc));
+		unlinkat(dfd, tmp, 0);
 		es_group_leave(g);
 		return rc;
 	}
@@ -208,8 +215,16 @@ static int live_members(int gfd, char ***names, size_t *n)
 	size_t k = 0;
 	int rc = 0;
 	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.')
+		if (e->d_name[0] == '.') {
+			/* A joining member's, or one left by a crash while
+			 * joining: only an old one is swept. */
+			struct stat st;
+			if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+			    fstatat(dirfd(d), e->d_name, &st, 0) == 0 &&
+			    time(NULL) - st.st_mtime > 60)
+				unlinkat(dirfd(d), e->d_name, 0);
 			continue;
+		}
 		int mfd = openat(dirfd(d), e->d_name, O_RDONLY | O_CLOEXEC);
 		if (mfd < 0)
 			continue;
