@@ -198,11 +198,22 @@ static int cmp_str(const void *a, const void *b)
 }
 
 /* Live members' file names, sorted; dead members' files are removed. */
-static int live_members(int gfd, char ***names, size_t *n)
+static void free_names(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* The names in parent/sub that keep() accepts, sorted; a missing directory
+ * has none. */
+static int sorted_names(int parent, const char *sub,
+			int (*keep)(int dfd, const char *name), char ***names,
+			size_t *n)
 {
 	*names = NULL;
 	*n = 0;
-	int fd = openat(gfd, "members", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = openat(parent, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : errno;
 	DIR *d = fdopendir(fd);
@@ -215,26 +226,8 @@ static int live_members(int gfd, char ***names, size_t *n)
 	size_t k = 0;
 	int rc = 0;
 	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.') {
-			/* A joining member's, or one left by a crash while
-			 * joining: only an old one is swept. */
-			struct stat st;
-			if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
-			    fstatat(dirfd(d), e->d_name, &st, 0) == 0 &&
-			    time(NULL) - st.st_mtime > 60)
-				unlinkat(dirfd(d), e->d_name, 0);
+		if (!keep(dirfd(d), e->d_name))
 			continue;
-		}
-		int mfd = openat(dirfd(d), e->d_name, O_RDONLY | O_CLOEXEC);
-		if (mfd < 0)
-			continue;
-		/* Getting the lock means its holder is gone. */
-		if (flock(mfd, LOCK_SH | LOCK_NB) == 0) {
-			unlinkat(dirfd(d), e->d_name, 0);
-			close(mfd);
-			continue;
-		}
-		close(mfd);
 		char **nv = realloc(v, (k + 1) * sizeof *v);
 		if (!nv || !(nv[k] = strdup(e->d_name))) {
 			rc = ENOMEM;
@@ -246,9 +239,7 @@ static int live_members(int gfd, char ***names, size_t *n)
 	}
 	closedir(d);
 	if (rc) {
-		for (size_t i = 0; i < k; i++)
-			free(v[i]);
-		free(v);
+		free_names(v, k);
 		return rc;
 	}
 	if (k)
@@ -258,11 +249,32 @@ static int live_members(int gfd, char ***names, size_t *n)
 	return 0;
 }
 
-static void free_names(char **v, size_t n)
+/* A live member's file; a dead member's is removed on the way. */
+static int member_alive(int dfd, const char *name)
 {
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
+	if (name[0] == '.') {
+		/* A joining member's, or one left by a crash while joining:
+		 * only an old one is swept. */
+		struct stat st;
+		if (strcmp(name, ".") && strcmp(name, "..") &&
+		    fstatat(dfd, name, &st, 0) == 0 && time(NULL) - st.st_mtime > 60)
+			unlinkat(dfd, name, 0);
+		return 0;
+	}
+	int mfd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
+	if (mfd < 0)
+		return 0;
+	/* Getting the lock means its holder is gone. */
+	int dead = flock(mfd, LOCK_SH | LOCK_NB) == 0;
+	if (dead)
+		unlinkat(dfd, name, 0);
+	close(mfd);
+	return !dead;
+}
+
+static int live_members(int gfd, char ***names, size_t *n)
+{
+	return sorted_names(gfd, "members", member_alive, names, n);
 }
 
 int es_group_owns(const es_group *g, uint32_t p);
@@ -666,41 +678,19 @@ int es_group_owner(es_topic *t, const char *group, uint32_t p, int *pid)
 	return 0;
 }
 
+static int group_name_keep(int dfd, const char *name)
+{
+	(void)dfd;
+	return es_group_name_ok(name);
+}
+
 int es_group_list(es_topic *t, char ***names, size_t *n, es_error *err)
 {
-	*names = NULL;
-	*n = 0;
-	int fd = openat(t->dirfd, "groups", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : errno;
-	DIR *d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return errno;
-	}
-	struct dirent *e;
-	char **v = NULL;
-	size_t k = 0;
-	while ((e = readdir(d))) {
-		if (!es_group_name_ok(e->d_name))
-			continue;
-		char **nv = realloc(v, (k + 1) * sizeof *v);
-		if (!nv || !(nv[k] = strdup(e->d_name))) {
-			v = nv ? nv : v;
-			free_names(v, k);
-			closedir(d);
-			es_err(err, "out of memory");
-			return ENOMEM;
-		}
-		v = nv;
-		k++;
-	}
-	closedir(d);
-	if (k)
-		qsort(v, k, sizeof *v, cmp_str);
-	*names = v;
-	*n = k;
-	return 0;
+	int rc = sorted_names(t->dirfd, "groups", group_name_keep, names, n);
+	if (rc)
+		es_err(err, "cannot list the groups of '%s': %s", t->path,
+		       strerror(rc));
+	return rc;
 }
 
 int es_group_lock_replay(es_topic *t, const char *group, int *handle,
