@@ -19,11 +19,10 @@ typedef struct range {
 } range;
 
 typedef struct seg_check {
-	es_topic *t;
 	uint32_t part;
 	int dirfd, fd;
 	uint64_t base, size, limit;
-	int active, we_lock, repair, z;
+	int active, repair, z;
 	es_head head;
 	es_problem_fn fn;
 	void *arg;
@@ -396,8 +395,8 @@ static int check_partition(es_topic *t, uint32_t p, int repair,
 	} else {
 		we_lock = flock(w.lockfd, LOCK_EX | LOCK_NB) == 0;
 	}
-	seg_check c = {.t = t, .part = p, .dirfd = w.dirfd, .fd = -1,
-		       .we_lock = we_lock, .repair = repair, .fn = fn,
+	seg_check c = {.part = p, .dirfd = w.dirfd, .fd = -1,
+		       .repair = repair, .fn = fn,
 		       .arg = arg, .run_max = -1};
 	uint64_t *bases = NULL;
 	size_t n = 0;

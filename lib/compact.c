@@ -41,8 +41,7 @@ typedef struct segscan {
 	int fd, z;
 	uint64_t size, pos;
 	es_buf buf, zin;
-	size_t at;	/* next record in buf (compressed: in the block) */
-	uint64_t block; /* position of the block in buf */
+	size_t at;	/* next record in buf (the inflated block) */
 } segscan;
 
 static int scan_open(int dfd, uint64_t base, segscan *s)
@@ -69,65 +68,41 @@ static void scan_close(segscan *s)
 	es_buf_free(&s->zin);
 }
 
-/* Next record: 1 (rec and its raw bytes), 0 at the end, ES_ECORRUPT. */
-static int scan_next(segscan *s, es_record *rec, const unsigned char **raw,
-		     uint32_t *rawlen)
+/* Next record of a compressed segment: 1 (rec and its raw bytes), 0 at
+ * the end, ES_ECORRUPT. (Plain segments are read by bscan_next.) */
+static int scan_next_z(segscan *s, es_record *rec, const unsigned char **raw,
+		       uint32_t *rawlen)
 {
 	size_t need;
 	const char *why;
-	if (s->z) {
-		if (s->at >= s->buf.len) {
-			if (s->pos >= s->size)
-				return 0;
-			unsigned char h[ES_ZB_HDR];
-			es_zblock b;
-			if (es_pread_full(s->fd, h, sizeof h, (off_t)s->pos) != ES_ZB_HDR ||
-			    es_zblock_unpack(h, &b) || s->pos + ES_ZB_HDR + b.clen > s->size)
-				return ES_ECORRUPT;
-			s->zin.len = s->buf.len = 0;
-			if (es_buf_reserve(&s->zin, b.clen) || es_buf_reserve(&s->buf, b.ulen))
-				return ENOMEM;
-			if (es_pread_full(s->fd, s->zin.data, b.clen,
-					  (off_t)(s->pos + ES_ZB_HDR)) != (ssize_t)b.clen ||
-			    es_zblock_inflate(&b, (unsigned char *)s->zin.data,
-					      (unsigned char *)s->buf.data))
-				return ES_ECORRUPT;
-			s->buf.len = b.ulen;
-			s->at = 0;
-			s->block = s->pos;
-			s->pos += ES_ZB_HDR + b.clen;
-		}
-		const unsigned char *p = (unsigned char *)s->buf.data + s->at;
-		int64_t n = es_record_decode(p, s->buf.len - s->at, rec, &need, &why);
-		if (n <= 0)
+	if (s->at >= s->buf.len) {
+		if (s->pos >= s->size)
+			return 0;
+		unsigned char h[ES_ZB_HDR];
+		es_zblock b;
+		if (es_pread_full(s->fd, h, sizeof h, (off_t)s->pos) != ES_ZB_HDR ||
+		    es_zblock_unpack(h, &b) || s->pos + ES_ZB_HDR + b.clen > s->size)
 			return ES_ECORRUPT;
-		*raw = p;
-		*rawlen = (uint32_t)n;
-		s->at += (size_t)n;
-		return 1;
-	}
-	if (s->pos >= s->size)
-		return 0;
-	need = ES_REC_HDR;
-	for (;;) {
-		if (s->pos + need > s->size)
-			return ES_ECORRUPT;
-		s->buf.len = 0;
-		if (es_buf_reserve(&s->buf, need))
+		s->zin.len = s->buf.len = 0;
+		if (es_buf_reserve(&s->zin, b.clen) || es_buf_reserve(&s->buf, b.ulen))
 			return ENOMEM;
-		if (es_pread_full(s->fd, s->buf.data, need, (off_t)s->pos) != (ssize_t)need)
-			return EIO;
-		int64_t n = es_record_decode((unsigned char *)s->buf.data, need, rec,
-					     &need, &why);
-		if (n < 0)
+		if (es_pread_full(s->fd, s->zin.data, b.clen,
+				  (off_t)(s->pos + ES_ZB_HDR)) != (ssize_t)b.clen ||
+		    es_zblock_inflate(&b, (unsigned char *)s->zin.data,
+				      (unsigned char *)s->buf.data))
 			return ES_ECORRUPT;
-		if (n > 0) {
-			*raw = (unsigned char *)s->buf.data;
-			*rawlen = (uint32_t)n;
-			s->pos += (uint64_t)n;
-			return 1;
-		}
+		s->buf.len = b.ulen;
+		s->at = 0;
+		s->pos += ES_ZB_HDR + b.clen;
 	}
+	const unsigned char *p = (unsigned char *)s->buf.data + s->at;
+	int64_t n = es_record_decode(p, s->buf.len - s->at, rec, &need, &why);
+	if (n <= 0)
+		return ES_ECORRUPT;
+	*raw = p;
+	*rawlen = (uint32_t)n;
+	s->at += (size_t)n;
+	return 1;
 }
 
 /* Buffered plain reading is what makes compaction fast: read in large
@@ -160,7 +135,7 @@ static int bscan_next(bufscan *b, es_record *rec, const unsigned char **raw,
 		      uint32_t *rawlen)
 {
 	if (b->s.z)
-		return scan_next(&b->s, rec, raw, rawlen);
+		return scan_next_z(&b->s, rec, raw, rawlen);
 	for (;;) {
 		size_t need = ES_REC_HDR;
 		const char *why;

@@ -184,7 +184,7 @@ int es_pwriter_write(es_pwriter *w, unsigned char *recs, size_t len,
 int es_pwriter_sync(es_pwriter *w, int sync, es_error *err);
 int es_pwriter_publish(es_pwriter *w, es_error *err);
 /* Undo everything written since the lock was taken (after an error). */
-void es_pwriter_rollback(es_pwriter *w, int sync);
+void es_pwriter_rollback(es_pwriter *w);
 /* Recover (lock held): validate the tail of the active segment, cut a torn
  * tail, rebuild index entries; report what it did through fn. */
 int es_pwriter_recover(es_pwriter *w, es_problem_fn fn, void *arg,

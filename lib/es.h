@@ -351,13 +351,11 @@ int es_group_should_release(es_group *g, uint32_t *p);
 void es_group_release(es_group *g, uint32_t p);
 /* Forget that p should be released (the caller releases it later). */
 void es_group_keep(es_group *g, uint32_t p);
-uint32_t es_group_owned_count(const es_group *g);
 /* The descriptor holding partition p's lock (-1 if not owned), for a child
  * process that must keep the partition while it runs: an --exec handler
  * orphaned by a killed member then keeps it until it exits, so no other
  * member runs the same records at the same time. */
 int es_group_lock_fd(const es_group *g, uint32_t p);
-int es_group_pid(const es_group *g);
 
 /* Commit offset (the next one to deliver) for an owned partition,
  * durably, with a history point and the given counter increments. */

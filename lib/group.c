@@ -362,17 +362,6 @@ int es_group_owns(const es_group *g, uint32_t p)
 	return p < g->n && g->lockfd[p] >= 0;
 }
 
-uint32_t es_group_owned_count(const es_group *g)
-{
-	return g->owned;
-}
-
-int es_group_pid(const es_group *g)
-{
-	(void)g;
-	return (int)getpid();
-}
-
 int es_group_acquired(es_group *g, uint32_t *p)
 {
 	for (uint32_t i = 0; i < g->n; i++)

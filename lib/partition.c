@@ -602,9 +602,8 @@ int es_pwriter_publish(es_pwriter *w, es_error *err)
 	return 0;
 }
 
-void es_pwriter_rollback(es_pwriter *w, int sync)
+void es_pwriter_rollback(es_pwriter *w)
 {
-	(void)sync;
 	w->idx.len = 0;
 	if (w->created_seg) {
 		uint64_t *bases = NULL;

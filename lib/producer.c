@@ -260,7 +260,7 @@ static int commit(es_producer *p, struct batch *b, es_error *err)
 		if (!b->pend[i].len)
 			continue;
 		if (rc)
-			es_pwriter_rollback(&p->w[i], p->sync);
+			es_pwriter_rollback(&p->w[i]);
 		es_pwriter_unlock(&p->w[i]);
 	}
 	return rc ? rc : prc;

@@ -33,7 +33,6 @@ struct es_reader {
 	uint64_t zpos;	      /* file position of its next block */
 	uint64_t zblock;      /* file position of the block in buf */
 	es_buf zin;	      /* compressed bytes of a block */
-	es_buf tmp;
 };
 
 static int refresh_head(es_reader *r, es_error *err)
@@ -98,7 +97,6 @@ void es_reader_close(es_reader *r)
 	if (r->dirfd >= 0)
 		close(r->dirfd);
 	free(r->buf);
-	es_buf_free(&r->tmp);
 	es_buf_free(&r->zin);
 	free(r);
 }
