@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -337,4 +338,39 @@ void cli_find_topics(const char *root,
 		     void *arg)
 {
 	find_below(root, "", fn, arg);
+}
+
+static int64_t clock_ms(clockid_t id)
+{
+	struct timespec ts;
+	clock_gettime(id, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t cli_wall_ms(void)
+{
+	return clock_ms(CLOCK_REALTIME);
+}
+
+int64_t cli_mono_ms(void)
+{
+	return clock_ms(CLOCK_MONOTONIC);
+}
+
+int cli_parse_time(const char *s, int64_t *ms)
+{
+	return es_parse_time(s, cli_wall_ms(), ms) ? -1 : 0;
+}
+
+void cli_iso_time(int64_t ms, char *buf, size_t cap)
+{
+	if (ms < 0) {
+		snprintf(buf, cap, "-");
+		return;
+	}
+	time_t s = (time_t)(ms / 1000);
+	struct tm tm;
+	gmtime_r(&s, &tm);
+	size_t n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, cap - n, ".%03dZ", (int)(ms % 1000));
 }

@@ -54,6 +54,15 @@ void cli_find_topics(const char *root,
 		     void (*fn)(void *arg, const char *rel, const char *path),
 		     void *arg);
 
+/* Clocks in ms: the wall clock (record times) and a monotonic one
+ * (timeouts). */
+int64_t cli_wall_ms(void);
+int64_t cli_mono_ms(void);
+/* A TIME argument (SPEC section 1), relative to now; 0 or -1. */
+int cli_parse_time(const char *s, int64_t *ms);
+/* ms since the epoch as ISO 8601 UTC with milliseconds; "-" if negative. */
+void cli_iso_time(int64_t ms, char *buf, size_t cap);
+
 /* Buffered, checked stdout. */
 void out_write(const void *p, size_t n);
 void out_str(const char *s);

@@ -233,7 +233,7 @@ static void commit_to(es_group *g, struct job *j, uint64_t offset,
 			"%s", err.msg);
 	j->retries = 0;
 	j->pp->committed = offset;
-	j->pp->commit_ms = mono_ms();
+	j->pp->commit_ms = cli_mono_ms();
 }
 
 static void dead_letter(es_topic *t, struct job *j, size_t i)
@@ -338,7 +338,7 @@ static int finished(es_topic *t, es_group *g, struct job *j, int wstatus)
 		int64_t delay = o.backoff_ms;
 		for (uint32_t k = 1; k < j->attempt && delay < 3600000; k++)
 			delay *= 2;
-		j->wake = mono_ms() + delay;
+		j->wake = cli_mono_ms() + delay;
 		j->state = J_BACKOFF;
 		return 0;
 	}
@@ -379,11 +379,11 @@ int exec_run(es_topic *t, es_group *g, struct part *parts, uint32_t np,
 	sa.sa_handler = on_chld;
 	sa.sa_flags = SA_NOCLDSTOP;
 	sigaction(SIGCHLD, &sa, NULL);
-	int64_t started = mono_ms(), last_work = started, last_rebalance = started;
+	int64_t started = cli_mono_ms(), last_work = started, last_rebalance = started;
 	int status = 0, stopping = 0;
 	uint32_t running = 0, rr = 0;
 	for (;;) {
-		int64_t now = mono_ms();
+		int64_t now = cli_mono_ms();
 		if (cli_signal || status ||
 		    (o.timeout_ms >= 0 && now - started >= o.timeout_ms))
 			stopping = 1;
@@ -489,7 +489,7 @@ int exec_run(es_topic *t, es_group *g, struct part *parts, uint32_t np,
 				int st = finished(t, g, &jobs[i], ws);
 				if (st && !status)
 					status = st;
-				last_work = mono_ms();
+				last_work = cli_mono_ms();
 			}
 		}
 	}

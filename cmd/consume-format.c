@@ -34,11 +34,7 @@ static void put_printf(es_buf *b, const char *fmt, ...)
 static void put_iso(es_buf *b, int64_t ms)
 {
 	char buf[48];
-	time_t s = (time_t)(ms / 1000);
-	struct tm tm;
-	gmtime_r(&s, &tm);
-	size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, sizeof buf - n, ".%03dZ", (int)(ms % 1000));
+	cli_iso_time(ms, buf, sizeof buf);
 	put(b, buf, strlen(buf));
 }
 

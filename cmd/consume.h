@@ -56,8 +56,6 @@ int group_rebalance(es_topic *t, es_group *g, struct part *parts,
 		    int release, int greedy,
 		    void (*commit_fn)(es_group *, struct part *));
 
-int64_t mono_ms(void);
-
 /* The group joined, for commits made while opening a partition. */
 extern es_group *g_current;
 

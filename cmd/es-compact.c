@@ -100,9 +100,7 @@ int main(int argc, char **argv)
 	}
 	if (optind >= argc)
 		cli_usage_error("missing TOPIC");
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	o.now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	o.now_ms = cli_wall_ms();
 	int status = 0;
 	for (int i = optind; i < argc && !cli_signal; i++) {
 		es_topic *t = cli_open_topic(argv[i]);

@@ -55,21 +55,6 @@ struct consume_opts o = {.term = '\n', .max = UINT64_MAX, .idle_ms = -1,
 			 .timeout_ms = -1, .batch = 1000, .retries = 3,
 			 .jobs = 1, .backoff_ms = 1000};
 
-int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int parse_time_opt(const char *s, int64_t *ms)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return es_parse_time(s, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
-			     ms);
-}
-
 static uint32_t parse_count(const char *s, const char *what, uint64_t lo)
 {
 	uint64_t v;
@@ -120,7 +105,7 @@ void group_open_part(es_topic *t, struct part *pp)
 			cli_die(cli_status(rc) == EX_FAIL ? EX_IOERR_ : cli_status(rc),
 				"%s", err.msg);
 	}
-	pp->commit_ms = mono_ms();
+	pp->commit_ms = cli_mono_ms();
 }
 
 static void close_part(struct part *pp)
@@ -180,13 +165,13 @@ static void pipe_commit(es_group *g, struct part *pp)
 		cli_die(cli_status(rc) == EX_FAIL ? EX_IOERR_ : cli_status(rc),
 			"%s", err.msg);
 	pp->committed = pp->emitted;
-	pp->commit_ms = mono_ms();
+	pp->commit_ms = cli_mono_ms();
 }
 
 static int pipe_run(es_topic *t, es_group *g, struct part *parts, uint32_t np,
 		    es_watch *watch, int64_t until)
 {
-	int64_t started = mono_ms(), last_record = started, last_rebalance = started;
+	int64_t started = cli_mono_ms(), last_record = started, last_rebalance = started;
 	uint64_t count = 0, corrupt = 0;
 	es_error err = {{0}};
 	int rc;
@@ -239,7 +224,7 @@ static int pipe_run(es_topic *t, es_group *g, struct part *parts, uint32_t np,
 				cli_die(cli_status(rc), "%s", err.msg);
 			}
 		}
-		int64_t now = mono_ms();
+		int64_t now = cli_mono_ms();
 		if (progressed)
 			last_record = now;
 		if (g) {
@@ -353,11 +338,11 @@ int main(int argc, char **argv)
 		case 'g': o.group = optarg; break;
 		case 'j': o.jobs = parse_count(optarg, "job count", 1); break;
 		case OPT_SINCE:
-			if (parse_time_opt(optarg, &since))
+			if (cli_parse_time(optarg, &since))
 				cli_usage_error("bad time '%s'", optarg);
 			break;
 		case OPT_UNTIL:
-			if (parse_time_opt(optarg, &until))
+			if (cli_parse_time(optarg, &until))
 				cli_usage_error("bad time '%s'", optarg);
 			break;
 		case OPT_IDLE:

@@ -169,13 +169,6 @@ static void found_topic(void *arg, const char *rel, const char *path)
 	add_topic(rel, path);
 }
 
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- collecting ---------------------------------------------------------- */
 
 static void topic_fail(struct topic *tp, int status, const char *fmt,
@@ -1212,7 +1205,7 @@ static int readable(void)
 
 static void frame(es_buf *b, struct verdict *v)
 {
-	now_ms = wall_ms();
+	now_ms = cli_wall_ms();
 	free_results();
 	collect_all();
 	evaluate(v);

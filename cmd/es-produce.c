@@ -65,33 +65,24 @@ static int print_ack(void *arg, uint32_t p, uint64_t off)
 	return 0;
 }
 
-/* Make everything buffered durable; on failure say how much is. */
-static void flush(void)
+/* wait: make everything buffered durable (and its acks printed) before
+ * returning; otherwise hand the batch to the committer and go on parsing.
+ * On failure, say how many records are durable, so a caller can resume. */
+static void commit(int wait)
 {
 	es_error err = {{0}};
-	int rc = es_producer_flush(prod, o.ack ? print_ack : NULL, NULL, &err);
+	es_ack_fn ack = o.ack ? print_ack : NULL;
+	int rc = wait ? es_producer_flush(prod, ack, NULL, &err)
+		      : es_producer_submit(prod, ack, NULL, &err);
 	if (rc) {
 		out_flush();
 		cli_die(cli_status(rc) == EX_FAIL ? EX_IOERR_ : cli_status(rc),
 			"%s; %llu records durable before it", err.msg,
 			(unsigned long long)es_producer_durable(prod));
 	}
-	if (o.ack && out_flush() != 0)
+	if (wait && o.ack && out_flush() != 0)
 		cli_die(EX_IOERR_, "cannot write acknowledgements: %s",
 			strerror(errno));
-}
-
-/* Hand the batch to the committer and go on parsing. */
-static void submit(void)
-{
-	es_error err = {{0}};
-	int rc = es_producer_submit(prod, o.ack ? print_ack : NULL, NULL, &err);
-	if (rc) {
-		out_flush();
-		cli_die(cli_status(rc) == EX_FAIL ? EX_IOERR_ : cli_status(rc),
-			"%s; %llu records durable before it", err.msg,
-			(unsigned long long)es_producer_durable(prod));
-	}
 }
 
 /* A record that cannot be written: reject it or stop. */
@@ -99,7 +90,7 @@ static void bad_record(const char *file, uint64_t line, const char *rec,
 		       size_t len, int rc, const char *msg)
 {
 	if (o.reject_fd < 0) {
-		flush();
+		commit(1);
 		cli_die(cli_status(rc), "%s:%llu: %s", file,
 			(unsigned long long)line, msg);
 	}
@@ -178,9 +169,9 @@ static void one_record(const char *file, uint64_t line, const char *rec,
 	if (rc)
 		bad_record(file, line, rec, len, rc, err.msg);
 	if (o.sync == ES_SYNC_ALWAYS)
-		flush(); /* durable before the next record is read */
+		commit(1); /* durable before the next record is read */
 	else if (es_producer_pending(prod) >= BATCH_MAX)
-		submit();
+		commit(0);
 }
 
 /* Would a read of fd block? Then the input paused: time to commit. */
@@ -188,13 +179,6 @@ static int input_paused(int fd)
 {
 	struct pollfd p = {fd, POLLIN, 0};
 	return poll(&p, 1, 0) == 0;
-}
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void produce_fd(int fd, const char *file, size_t max_rec)
@@ -216,9 +200,9 @@ static void produce_fd(int fd, const char *file, size_t max_rec)
 		 * batches grow with the load and a sync follows every read. */
 		if (o.sync == ES_SYNC_ALWAYS || es_producer_pending(prod)) {
 			if (o.sync == ES_SYNC_ALWAYS || input_paused(fd))
-				flush();
+				commit(1);
 			else if (!es_producer_busy(prod))
-				submit();
+				commit(0);
 		}
 		if (start > 0) {
 			memmove(buf, buf + start, end - start);
@@ -231,7 +215,7 @@ static void produce_fd(int fd, const char *file, size_t max_rec)
 				oversized = 1;
 				over_len = 0;
 				if (o.reject_fd < 0) {
-					flush();
+					commit(1);
 					cli_die(EX_DATAERR_, "%s:%llu: record over "
 					        "max_record_bytes (%zu)", file,
 						(unsigned long long)line + 1, max_rec);
@@ -259,7 +243,7 @@ static void produce_fd(int fd, const char *file, size_t max_rec)
 		if (n == 0)
 			break;
 		end += (size_t)n;
-		int64_t now = wall_ms();
+		int64_t now = cli_wall_ms();
 		char *p = buf + start, *e = buf + end, *d;
 		while ((d = memchr(p, o.delim, (size_t)(e - p)))) {
 			line++;
@@ -287,9 +271,9 @@ static void produce_fd(int fd, const char *file, size_t max_rec)
 			cli_die(EX_IOERR_, "cannot write '%s'", o.reject_path);
 	} else if (end > start) {
 		/* A last record without a delimiter is a record too. */
-		one_record(file, line + 1, buf + start, end - start, wall_ms());
+		one_record(file, line + 1, buf + start, end - start, cli_wall_ms());
 	}
-	flush();
+	commit(1);
 	free(buf);
 }
 
@@ -404,7 +388,7 @@ int main(int argc, char **argv)
 				close(fd);
 		}
 	}
-	flush();
+	commit(1);
 	if (o.reject_fd >= 0 && (fsync(o.reject_fd) != 0 || close(o.reject_fd)))
 		cli_die(EX_IOERR_, "cannot write '%s': %s", o.reject_path,
 			strerror(errno));

@@ -176,13 +176,6 @@ static int apply_plan(es_topic *t, const char *group, const char *path,
 	return 1;
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -208,16 +201,11 @@ int main(int argc, char **argv)
 		case 'p': plist = optarg; break;
 		case 'J': json = 1; break;
 		case OPT_TO: to = optarg; ntargets++; break;
-		case OPT_TO_TIME: {
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			if (es_parse_time(optarg, (int64_t)ts.tv_sec * 1000 +
-						       ts.tv_nsec / 1000000,
-					  &to_time))
+		case OPT_TO_TIME:
+			if (cli_parse_time(optarg, &to_time))
 				cli_usage_error("bad time '%s'", optarg);
 			ntargets++;
 			break;
-		}
 		case OPT_SHIFT: {
 			char *end;
 			errno = 0;
@@ -277,7 +265,7 @@ int main(int argc, char **argv)
 
 	/* Members: a plan may be printed while they run, never applied. */
 	int lock = -1;
-	int64_t started = mono_ms();
+	int64_t started = cli_mono_ms();
 	for (;;) {
 		es_error err = {{0}};
 		int pids[16];
@@ -315,7 +303,7 @@ int main(int argc, char **argv)
 				nm == 1 ? "" : "s", who[0] ? who : "?");
 		if (cli_signal)
 			cli_exit(EX_TEMPFAIL_);
-		if (timeout_ms >= 0 && mono_ms() - started >= timeout_ms) {
+		if (timeout_ms >= 0 && cli_mono_ms() - started >= timeout_ms) {
 			if (other_replay)
 				cli_die(EX_TEMPFAIL_, "group '%s': another replay is "
 					"still running after --timeout", group);

@@ -161,19 +161,6 @@ static int cmd_list(int argc, char **argv)
 	return 0;
 }
 
-static void iso_time(int64_t ms, char *buf, size_t cap)
-{
-	if (ms < 0) {
-		snprintf(buf, cap, "-");
-		return;
-	}
-	time_t s = (time_t)(ms / 1000);
-	struct tm tm;
-	gmtime_r(&s, &tm);
-	size_t n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, cap - n, ".%03dZ", (int)(ms % 1000));
-}
-
 static int cmd_describe(int argc, char **argv)
 {
 	es_config dummy;
@@ -244,8 +231,8 @@ static int cmd_describe(int argc, char **argv)
 		if (rc)
 			cli_die(cli_status(rc), "%s", err.msg);
 		char old[40], new[40];
-		iso_time(pi.oldest_ts, old, sizeof old);
-		iso_time(pi.newest_ts, new, sizeof new);
+		cli_iso_time(pi.oldest_ts, old, sizeof old);
+		cli_iso_time(pi.newest_ts, new, sizeof new);
 		if (json)
 			out_printf("%s{\"partition\":%u,\"first_offset\":%llu,"
 				   "\"next_offset\":%llu,\"segments\":%u,"
