@@ -6,17 +6,8 @@ load helper
 
 tools=$BATS_TEST_DIRNAME/tools
 
-# Members die by SIGKILL on purpose: no "Killed" notices from bash.
-teardown() {
-	disown -a 2>/dev/null || true
-	es_teardown
-}
-
-# kill9 PID: SIGKILL a background process started by bg_start, quietly.
-kill9() {
-	disown "$1" 2>/dev/null || true
-	kill -KILL "$1"
-}
+# Members die by SIGKILL on purpose (kill9, in helper.bash).
+teardown() { es_teardown_quiet; }
 try_help="Try 'es-consume --help' for more information."
 
 # The group's committed offsets, "P OFFSET" a line ("P -" for none).

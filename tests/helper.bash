@@ -264,3 +264,16 @@ bg_stop() {
 	wait "$pid" || bg_status=$?
 	return $rc
 }
+
+# For files whose tests SIGKILL background members on purpose: no "Killed"
+# notices from bash. Use as: teardown() { es_teardown_quiet; }
+es_teardown_quiet() {
+	disown -a 2>/dev/null || true
+	es_teardown
+}
+
+# kill9 PID: SIGKILL a background process started by bg_start, quietly.
+kill9() {
+	disown "$1" 2>/dev/null || true
+	kill -KILL "$1"
+}

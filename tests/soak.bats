@@ -10,17 +10,8 @@ load helper
 
 tools=$BATS_TEST_DIRNAME/tools
 
-# Members die by SIGKILL on purpose: no "Killed" notices from bash.
-teardown() {
-	disown -a 2>/dev/null || true
-	es_teardown
-}
-
-# kill9 PID: SIGKILL a background process started by bg_start, quietly.
-kill9() {
-	disown "$1" 2>/dev/null || true
-	kill -KILL "$1"
-}
+# Members die by SIGKILL on purpose (kill9, in helper.bash).
+teardown() { es_teardown_quiet; }
 
 # drained TOPIC GROUP: every partition's commit is at its end.
 drained() {
