@@ -144,7 +144,7 @@ static int fill(struct job *j)
 	return 1;
 }
 
-static void spawn(struct job *j)
+static void spawn(es_group *g, struct job *j)
 {
 	static es_buf fmt;
 	fmt.len = 0;
@@ -177,7 +177,7 @@ static void spawn(struct job *j)
 	 * runs, no other member takes the partition (and runs these records)
 	 * until the handler is done too. dup2 onto itself clears
 	 * close-on-exec. */
-	int lfd = es_group_lock_fd(g_current, j->pp->id);
+	int lfd = es_group_lock_fd(g, j->pp->id);
 	if (lfd >= 0)
 		posix_spawn_file_actions_adddup2(&fa, lfd, lfd);
 	posix_spawnattr_init(&sa);
@@ -405,7 +405,7 @@ int exec_run(es_topic *t, es_group *g, struct part *parts, uint32_t np,
 			if (j->state != J_IDLE)
 				pending = 1;
 			if (j->state == J_READY && !stopping && running < o.jobs) {
-				spawn(j);
+				spawn(g, j);
 				running++;
 			}
 		}
@@ -438,7 +438,7 @@ int exec_run(es_topic *t, es_group *g, struct part *parts, uint32_t np,
 			}
 			while (es_group_acquired(g, &p)) {
 				give[p] = 0;
-				group_open_part(t, &parts[p]);
+				group_open_part(t, g, &parts[p]);
 			}
 			last_rebalance = now;
 		}

@@ -49,14 +49,12 @@ int exec_run(es_topic *t, es_group *g, struct part *parts, uint32_t np,
 
 /* Open a reader for partition p of a group at its committed offset (or
  * --reset), or die. */
-void group_open_part(es_topic *t, struct part *pp);
+void group_open_part(es_topic *t, es_group *g, struct part *pp);
 /* Rebalance; open newly acquired partitions; release those to give away
  * after commit_fn. Returns 1 if anything changed. */
 int group_rebalance(es_topic *t, es_group *g, struct part *parts,
 		    int release, int greedy,
 		    void (*commit_fn)(es_group *, struct part *));
 
-/* The group joined, for commits made while opening a partition. */
-extern es_group *g_current;
 
 #endif

@@ -63,9 +63,7 @@ static uint32_t parse_count(const char *s, const char *what, uint64_t lo)
 	return (uint32_t)v;
 }
 
-es_group *g_current;
-
-void group_open_part(es_topic *t, struct part *pp)
+void group_open_part(es_topic *t, es_group *g, struct part *pp)
 {
 	es_error err = {{0}};
 	es_commit_info ci;
@@ -96,11 +94,11 @@ void group_open_part(es_topic *t, struct part *pp)
 	pp->emitted = pp->committed = es_reader_position(pp->r);
 	if (ci.offset != ES_NO_OFFSET) {
 		pp->committed = ci.offset;
-	} else if (g_current) {
+	} else {
 		/* The reset position becomes the group's: records that arrive
 		 * before the first one is read are not skipped by a later run
 		 * resetting again. */
-		rc = es_group_commit(g_current, pp->id, pp->emitted, 0, 0, &err);
+		rc = es_group_commit(g, pp->id, pp->emitted, 0, 0, &err);
 		if (rc)
 			cli_die(cli_status(rc) == EX_FAIL ? EX_IOERR_ : cli_status(rc),
 				"%s", err.msg);
@@ -134,7 +132,7 @@ int group_rebalance(es_topic *t, es_group *g, struct part *parts,
 		changed = 1;
 	}
 	while (es_group_acquired(g, &p)) {
-		group_open_part(t, &parts[p]);
+		group_open_part(t, g, &parts[p]);
 		changed = 1;
 	}
 	return changed;
@@ -428,7 +426,6 @@ int main(int argc, char **argv)
 	if (o.group) {
 		if ((rc = es_group_join(t, o.group, &g, &err)))
 			cli_die(cli_status(rc), "%s", err.msg);
-		g_current = g;
 		group_rebalance(t, g, parts, 0, 0, NULL);
 	} else {
 		for (uint32_t p = 0; p < np; p++) {

@@ -369,8 +369,11 @@ static int repair_segment(seg_check *c, es_error *err)
 	char what[200];
 	snprintf(what, sizeof what, "damaged bytes kept in '%u/%s'", c->part,
 		 qname);
-	problem(c, ES_PROBLEM_NOTE, c->base, 0, what, NULL);
-	c->problems--; /* a note about the repair, not a problem */
+	/* A note about the repair, not a problem: not counted. */
+	es_problem note = {ES_PROBLEM_NOTE, c->part, c->name, c->base, 0, what,
+			   NULL};
+	if (c->fn)
+		c->fn(c->arg, &note);
 	return 0;
 fail:
 	es_err(err, "partition %u, segment '%s': repair failed: %s", c->part,
