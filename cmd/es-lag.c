@@ -4,7 +4,7 @@
  *
  * NOTES
  * (1) Metadata only: per partition the head and segment list
- *     (es_partition_stat); per group and partition the commit file and the
+ *     (es_lookup_open, with the partition's facts); per group and partition the commit file and the
  *     owner's lock; one record per partition and distinct committed offset
  *     (the oldest unprocessed one, for its timestamp), and for AT-RISK the
  *     last record of the oldest segment. Nothing grows with the data.
@@ -98,6 +98,8 @@ struct row {
 struct group {
 	char *name;
 	size_t members;
+	int *owners; /* per partition: pid, 0 for none */
+	es_commits *commits; /* while its topic is collected */
 	struct row *rows; /* one per partition */
 	int status;
 	uint64_t lag, retries, dead;
@@ -130,6 +132,7 @@ struct topic {
 
 static struct topic *topics;
 static size_t ntopics;
+static es_locktable *locks; /* of this frame; NULL: probe every lock file */
 static int64_t now_ms;
 
 static void *xcalloc(size_t n, size_t size)
@@ -191,12 +194,8 @@ static int64_t record_ts(struct topic *tp, uint32_t p, uint64_t off)
 	pp->ts_off = off;
 	pp->ts = -1;
 	es_error err = {{0}};
-	int rc = 0;
 	int64_t ts;
-	if (!tp->look && (rc = es_lookup_open(tp->t, p, &tp->look, &err)) == 0)
-		rc = es_lookup_ts(tp->look, off, pp->pi.next_offset, &ts, &err);
-	else if (!rc)
-		rc = es_lookup_ts(tp->look, off, pp->pi.next_offset, &ts, &err);
+	int rc = es_lookup_ts(tp->look, off, pp->pi.next_offset, &ts, &err);
 	if (rc < 0 || rc > 1) {
 		cli_warn("topic '%s': %s", tp->name, err.msg);
 		return -1;
@@ -319,25 +318,6 @@ static void collect_topic(struct topic *tp)
 	tp->parts = xcalloc(np, sizeof *tp->parts);
 	for (uint32_t p = 0; p < np; p++)
 		tp->parts[p].ts_off = UINT64_MAX;
-	uint64_t rmax = 0, bmax = 0;
-	for (uint32_t p = 0; p < np; p++) {
-		es_partition_info *pi = &tp->parts[p].pi;
-		if ((rc = es_partition_stat(tp->t, p, pi, &err))) {
-			topic_fail(tp, cli_status(rc), "%s", err.msg);
-			return;
-		}
-		uint64_t recs = pi->next_offset - pi->first_offset;
-		tp->records += recs;
-		tp->bytes += pi->bytes;
-		if (recs > rmax) {
-			rmax = recs;
-			tp->hot = p;
-		}
-		if (pi->bytes > bmax)
-			bmax = pi->bytes;
-	}
-	tp->rskew = tp->records ? (double)rmax * np / (double)tp->records : -1;
-	tp->bskew = tp->bytes ? (double)bmax * np / (double)tp->bytes : -1;
 
 	char **names;
 	size_t ng;
@@ -361,11 +341,33 @@ static void collect_topic(struct topic *tp)
 		if ((rc = es_group_members(tp->t, g->name, pids, 0, &g->members,
 					   &err)))
 			cli_warn("topic '%s': %s", tp->name, err.msg);
+		/* A lock is held by a live member, or by the --exec handler
+		 * of a dead one, which outlives it. */
+		g->owners = xcalloc(np, sizeof *g->owners);
+		es_group_owners(tp->t, g->name, locks, np, g->owners);
+		if ((rc = es_commits_open(tp->t, g->name, &g->commits, &err)))
+			cli_warn("topic '%s': %s", tp->name, err.msg);
 	}
 	free(names);
-	/* Partition by partition: its groups share the segment it has open
-	 * for their oldest unprocessed records. */
+	/* Partition by partition: its facts, then its groups, which share
+	 * the segment the facts opened for their oldest unprocessed records. */
+	uint64_t rmax = 0, bmax = 0;
 	for (uint32_t p = 0; p < np; p++) {
+		es_partition_info *pi = &tp->parts[p].pi;
+		if ((rc = es_lookup_open(tp->t, p, pi, &tp->look, &err))) {
+			tp->look = NULL;
+			topic_fail(tp, cli_status(rc), "%s", err.msg);
+			return;
+		}
+		uint64_t recs = pi->next_offset - pi->first_offset;
+		tp->records += recs;
+		tp->bytes += pi->bytes;
+		if (recs > rmax) {
+			rmax = recs;
+			tp->hot = p;
+		}
+		if (pi->bytes > bmax)
+			bmax = pi->bytes;
 		for (size_t k = 0; k < tp->ngroups; k++) {
 			struct group *g = &tp->groups[k];
 			struct row *r = &g->rows[p];
@@ -373,16 +375,11 @@ static void collect_topic(struct topic *tp)
 			r->commit_ts = -1;
 			r->rate = -1;
 			es_commit_info ci;
-			rc = es_group_read(tp->t, g->name, p, &ci, &err);
+			rc = g->commits ? es_commits_read(g->commits, p, &ci, &err)
+					: es_group_read(tp->t, g->name, p, &ci, &err);
 			if (rc && rc != ENOENT)
 				cli_warn("topic '%s': %s", tp->name, err.msg);
-			int lagging = !rc && ci.offset != ES_NO_OFFSET &&
-				      ci.offset < tp->parts[p].pi.next_offset;
-			/* A lock is held by a live member, or by the --exec
-			 * handler of a dead one, which has a batch in hand, so
-			 * lag: without either there is no lock to probe. */
-			if (g->members || lagging)
-				es_group_owner(tp->t, g->name, p, &r->owner);
+			r->owner = g->owners[p];
 			if (rc || ci.offset == ES_NO_OFFSET)
 				continue;
 			r->has_commit = 1;
@@ -403,12 +400,18 @@ static void collect_topic(struct topic *tp)
 		es_lookup_close(tp->look);
 		tp->look = NULL;
 	}
+	tp->rskew = tp->records ? (double)rmax * np / (double)tp->records : -1;
+	tp->bskew = tp->bytes ? (double)bmax * np / (double)tp->bytes : -1;
 }
 
 static void close_topic(struct topic *tp)
 {
 	es_lookup_close(tp->look);
 	tp->look = NULL;
+	for (size_t g = 0; g < tp->ngroups; g++) {
+		es_commits_close(tp->groups[g].commits);
+		tp->groups[g].commits = NULL;
+	}
 	es_topic_close(tp->t);
 	tp->t = NULL;
 }
@@ -420,6 +423,7 @@ static void free_results(void)
 		for (size_t g = 0; g < tp->ngroups; g++) {
 			free(tp->groups[g].name);
 			free(tp->groups[g].rows);
+			free(tp->groups[g].owners);
 		}
 		free(tp->groups);
 		free(tp->parts);
@@ -549,24 +553,58 @@ static void bput(es_buf *b, const char *s)
 		cli_die(EX_FAIL, "out of memory");
 }
 
+/* v in decimal at buf, NUL-terminated; the end. A table has a dozen
+ * numbers a row and thousands of rows: snprintf was a fifth of the time. */
+static char *put_u64(char *buf, uint64_t v)
+{
+	char tmp[20];
+	size_t n = 0;
+	do
+		tmp[n++] = (char)('0' + v % 10);
+	while ((v /= 10));
+	while (n)
+		*buf++ = tmp[--n];
+	*buf = 0;
+	return buf;
+}
+
+/* Two digits, then unit, at buf. */
+static char *put_2(char *buf, unsigned v, char unit)
+{
+	*buf++ = (char)('0' + v / 10);
+	*buf++ = (char)('0' + v % 10);
+	*buf++ = unit;
+	*buf = 0;
+	return buf;
+}
+
 /* 45s, 3m12s, 2h05m, 3d04h; "-" when unknown. */
 static void fmt_dur(char *buf, size_t cap, int64_t ms)
 {
+	(void)cap; /* 48: the longest is 20 digits and 4 more */
 	if (ms < 0) {
-		snprintf(buf, cap, "-");
+		strcpy(buf, "-");
 		return;
 	}
-	int64_t s = ms / 1000;
-	if (s < 60)
-		snprintf(buf, cap, "%" PRId64 "s", s);
-	else if (s < 3600)
-		snprintf(buf, cap, "%" PRId64 "m%02" PRId64 "s", s / 60, s % 60);
-	else if (s < 86400)
-		snprintf(buf, cap, "%" PRId64 "h%02" PRId64 "m", s / 3600,
-			 s / 60 % 60);
-	else
-		snprintf(buf, cap, "%" PRId64 "d%02" PRId64 "h", s / 86400,
-			 s / 3600 % 24);
+	uint64_t s = (uint64_t)ms / 1000;
+	char *e;
+	if (s < 60) {
+		e = put_u64(buf, s);
+		*e++ = 's';
+		*e = 0;
+	} else if (s < 3600) {
+		e = put_u64(buf, s / 60);
+		*e++ = 'm';
+		put_2(e, (unsigned)(s % 60), 's');
+	} else if (s < 86400) {
+		e = put_u64(buf, s / 3600);
+		*e++ = 'h';
+		put_2(e, (unsigned)(s / 60 % 60), 'm');
+	} else {
+		e = put_u64(buf, s / 86400);
+		*e++ = 'd';
+		put_2(e, (unsigned)(s / 3600 % 24), 'h');
+	}
 }
 
 /* Seconds from ms, as short as exact: 75, 0.5, 1.25. */
@@ -585,25 +623,27 @@ static void fmt_secs(char *buf, size_t cap, int64_t ms)
 static void fmt_rate(char *buf, size_t cap, double rate)
 {
 	if (rate < 0)
-		snprintf(buf, cap, "-");
+		strcpy(buf, "-");
 	else
 		snprintf(buf, cap, rate < 100 ? "%.1f" : "%.0f", rate);
 }
 
 static void fmt_u64(char *buf, size_t cap, int known, uint64_t v)
 {
+	(void)cap;
 	if (known)
-		snprintf(buf, cap, "%" PRIu64, v);
+		put_u64(buf, v);
 	else
-		snprintf(buf, cap, "-");
+		strcpy(buf, "-");
 }
 
 static void fmt_owner(char *buf, size_t cap, int owner)
 {
+	(void)cap;
 	if (owner > 0)
-		snprintf(buf, cap, "%d", owner);
+		put_u64(buf, (uint64_t)owner);
 	else
-		snprintf(buf, cap, owner < 0 ? "?" : "-");
+		strcpy(buf, owner < 0 ? "?" : "-");
 }
 
 static void fmt_skew(char *buf, size_t cap, double skew)
@@ -623,7 +663,9 @@ struct table {
 	const char *const *head;
 	const char *right; /* 'r' per right-aligned column */
 	int status_col;	   /* -1: none */
-	char **cells;
+	size_t *cells;	   /* where each cell's text starts in text */
+	es_buf text;	   /* the cells, each NUL-terminated */
+	size_t w[MAXCOL];  /* column widths so far */
 };
 
 /* A row: cells[c] is names[c] when that is set (names are not cut). */
@@ -635,9 +677,15 @@ static void tab_row(struct table *t, char cells[][48], const char *const *names)
 		if (!t->cells)
 			cli_die(EX_FAIL, "out of memory");
 	}
-	for (size_t c = 0; c < t->ncol; c++)
-		t->cells[t->nrows * t->ncol + c] =
-			xstrdup(names && names[c] ? names[c] : cells[c]);
+	for (size_t c = 0; c < t->ncol; c++) {
+		const char *s = names && names[c] ? names[c] : cells[c];
+		size_t l = strlen(s);
+		t->cells[t->nrows * t->ncol + c] = t->text.len;
+		if (es_buf_append(&t->text, s, l + 1))
+			cli_die(EX_FAIL, "out of memory");
+		if (l > t->w[c])
+			t->w[c] = l;
+	}
 	t->nrows++;
 }
 
@@ -653,18 +701,14 @@ static int find_status(const char *s)
  * coloured when asked. Long names (topics, groups) stay whole. */
 static void tab_render(es_buf *b, struct table *t)
 {
-	size_t w[MAXCOL] = {0};
+	size_t *w = t->w;
 	for (size_t c = 0; c < t->ncol; c++)
-		w[c] = strlen(t->head[c]);
-	for (size_t i = 0; i < t->nrows; i++)
-		for (size_t c = 0; c < t->ncol; c++) {
-			size_t l = strlen(t->cells[i * t->ncol + c]);
-			if (l > w[c])
-				w[c] = l;
-		}
+		if (strlen(t->head[c]) > w[c])
+			w[c] = strlen(t->head[c]);
 	for (size_t i = 0; i <= t->nrows; i++) {
 		for (size_t c = 0; c < t->ncol; c++) {
-			const char *s = i ? t->cells[(i - 1) * t->ncol + c] : t->head[c];
+			const char *s = i ? t->text.data + t->cells[(i - 1) * t->ncol + c]
+					  : t->head[c];
 			int last = c + 1 == t->ncol;
 			if (!o.tty) {
 				bput(b, s);
@@ -685,11 +729,11 @@ static void tab_render(es_buf *b, struct table *t)
 				bprintf(b, "%*s", t->right[c] == 'r' ? 2 : pad + 2, "");
 		}
 	}
-	for (size_t i = 0; i < t->nrows * t->ncol; i++)
-		free(t->cells[i]);
 	free(t->cells);
+	es_buf_free(&t->text);
 	t->cells = NULL;
 	t->nrows = t->cap = 0;
+	memset(t->w, 0, sizeof t->w);
 }
 
 static void render_table(es_buf *b)
@@ -703,9 +747,9 @@ static void render_table(es_buf *b)
 	static const char *const h3[] = {"TOPIC", "PARTITIONS", "RECORDS",
 					 "BYTES", "RECORDS-SKEW", "BYTES-SKEW",
 					 "HOT-PARTITION"};
-	struct table t1 = {12, 0, 0, h1, "llrrrrrrrrrl", 11, NULL};
-	struct table t2 = {9, 0, 0, h2, "llrrrrrrl", 8, NULL};
-	struct table t3 = {7, 0, 0, h3, "lrrrrrr", -1, NULL};
+	struct table t1 = {12, 0, 0, h1, "llrrrrrrrrrl", 11, NULL, {0}, {0}};
+	struct table t2 = {9, 0, 0, h2, "llrrrrrrl", 8, NULL, {0}, {0}};
+	struct table t3 = {7, 0, 0, h3, "lrrrrrr", -1, NULL, {0}, {0}};
 	char c[MAXCOL][48];
 	for (size_t i = 0; i < ntopics; i++) {
 		struct topic *tp = &topics[i];
@@ -718,7 +762,7 @@ static void render_table(es_buf *b)
 			for (uint32_t p = 0; p < np; p++) {
 				struct row *r = &g->rows[p];
 				int h = r->has_commit;
-				snprintf(c[2], 48, "%u", p);
+				put_u64(c[2], p);
 				fmt_u64(c[3], 48, h, r->committed);
 				fmt_u64(c[4], 48, 1, tp->parts[p].pi.next_offset);
 				fmt_u64(c[5], 48, h, r->lag);
@@ -727,7 +771,7 @@ static void render_table(es_buf *b)
 				fmt_owner(c[8], 48, r->owner);
 				fmt_rate(c[9], 48, r->rate);
 				fmt_dur(c[10], 48, r->eta_ms);
-				snprintf(c[11], 48, "%s", st_name[r->status]);
+				strcpy(c[11], st_name[r->status]);
 				tab_row(&t1, c, names);
 			}
 			snprintf(c[2], 48, "%zu", g->members);
@@ -1187,12 +1231,15 @@ static void collect_all(void)
 	if (n >= ntopics)
 		n = ntopics ? ntopics - 1 : 0;
 	atomic_store(&next_topic, 0);
+	es_locktable_read(&locks);
 	for (size_t i = 0; i < n; i++)
 		if (pthread_create(&th[started], NULL, worker, NULL) == 0)
 			started++;
 	worker(NULL);
 	for (size_t i = 0; i < started; i++)
 		pthread_join(th[i], NULL);
+	es_locktable_free(locks);
+	locks = NULL;
 }
 
 static int readable(void)

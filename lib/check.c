@@ -411,7 +411,7 @@ static int check_partition(es_topic *t, uint32_t p, int repair,
 		fn(arg, &pr);
 		memset(&c.head, 0, sizeof c.head);
 	}
-	if ((rc = es_seg_list(w.dirfd, &bases, &n))) {
+	if ((rc = es_seg_list(w.dirfd, 1, &bases, &n))) {
 		es_err(err, "partition %u: cannot list segments: %s", p,
 		       strerror(rc));
 		goto out;

@@ -444,7 +444,7 @@ static int sweep(int dfd)
 	/* A plain log beside its compressed copy, and orphan indexes. */
 	uint64_t *bases;
 	size_t nb;
-	int rc = es_seg_list(dfd, &bases, &nb);
+	int rc = es_seg_list(dfd, 1, &bases, &nb);
 	if (rc)
 		return rc;
 	fd = dup(dfd);
@@ -724,7 +724,7 @@ static int compact_partition(ctx *c, es_compact_unread_fn unread, void *arg)
 		       strerror(rc));
 		return rc;
 	}
-	if ((rc = es_seg_list(c->dfd, &c->bases, &c->nb))) {
+	if ((rc = es_seg_list(c->dfd, 1, &c->bases, &c->nb))) {
 		es_err(c->err, "partition %u: cannot list segments: %s", c->p,
 		       strerror(rc));
 		return rc;
@@ -841,7 +841,7 @@ static int compact_partition(ctx *c, es_compact_unread_fn unread, void *arg)
 	}
 	free(c->bases);
 	c->bases = NULL;
-	if ((rc = es_seg_list(c->dfd, &c->bases, &c->nb)))
+	if ((rc = es_seg_list(c->dfd, 1, &c->bases, &c->nb)))
 		return rc;
 	c->rep.segments_after = (uint32_t)c->nb;
 	for (size_t i = 0; i < c->nb; i++)

@@ -80,8 +80,9 @@ typedef struct es_idx_entry {
 void es_idx_pack(unsigned char *p, const es_idx_entry *e);
 void es_idx_unpack(const unsigned char *p, es_idx_entry *e);
 void es_seg_name(char *buf, uint64_t base, const char *ext);
-/* Sorted base offsets of the segments in a partition directory. */
-int es_seg_list(int pdirfd, uint64_t **bases, size_t *n);
+/* Sorted base offsets of the segments in a partition directory; rewind
+ * unless the descriptor was just opened and never read. */
+int es_seg_list(int pdirfd, int rewind, uint64_t **bases, size_t *n);
 
 /* ---- compressed segments (BASE.zlog): blocks of whole records ----------
  *
@@ -135,14 +136,46 @@ int es_replace_file(int dirfd, const char *name, const void *p, size_t n);
 /* Read a small file whole (at most max bytes) into b. */
 int es_read_small(int dirfd, const char *name, es_buf *b, size_t max);
 int64_t es_now_ms(void);
+/* The entries of an open directory, from its start, read with getdents64
+ * on the descriptor itself. opendir would cost a dup, an fstat, two fcntls
+ * and a close more per listing, and es-lag lists thousands of directories. */
+typedef struct es_dirscan {
+	int fd;
+	size_t pos, len;
+	int rc; /* 0, or the errno that ended the scan early */
+	char buf[8192];
+} es_dirscan;
+typedef struct es_dirent {
+	const char *name;
+	uint64_t ino;
+	unsigned char type; /* DT_* */
+} es_dirent;
+/* from_start: rewind first (a descriptor listed before, or read from). */
+void es_dirscan_start(es_dirscan *s, int fd, int from_start);
+/* 1 and *e for the next entry ("." and ".." skipped), 0 at the end or on
+ * an error (then s->rc). */
+int es_dirscan_next(es_dirscan *s, es_dirent *e);
 void es_err(es_error *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* ---- the lock table ------------------------------------------------------ */
+int es_locktable_has(const es_locktable *lt, uint64_t ino);
+/* Is any lock of the table on the device (a stat's st_dev)? */
+int es_locktable_on_dev(const es_locktable *lt, uint64_t dev);
+/* Does the table list every holder of a lock on this directory's file
+ * system (a local one)? 0 no, 1 yes, 2 yes and a file's st_dev is the
+ * device the table shows. */
+int es_locktable_covers(int dirfd);
 
 /* ---- topics -------------------------------------------------------------- */
 struct es_topic {
 	char *path;
 	int dirfd;
 	es_config cfg;
+	/* For es_group_owners, found at its first call: es_locktable_covers
+	 * of the directory (-1 before), and its st_dev. */
+	int lockfs;
+	uint64_t dev;
 };
 int es_partition_dir(es_topic *t, uint32_t p, es_error *err); /* an fd */
 

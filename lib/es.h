@@ -366,14 +366,33 @@ int es_group_commit(es_group *g, uint32_t p, uint64_t offset,
  * no commit (info->offset is then ES_NO_OFFSET and the rest empty). */
 int es_group_read(es_topic *t, const char *group, uint32_t p,
 		  es_commit_info *info, es_error *err);
+/* A group's commits read one partition after another (es-lag reads every
+ * group's every partition): es_group_read without its open of the group
+ * each time. A group that does not exist has no commits (ENOENT). */
+typedef struct es_commits es_commits;
+int es_commits_open(es_topic *t, const char *group, es_commits **out,
+		    es_error *err);
+int es_commits_read(es_commits *c, uint32_t p, es_commit_info *info,
+		    es_error *err);
+void es_commits_close(es_commits *c);
 /* Set a commit from outside (es-replay), under es_group_lock_replay. */
 int es_group_write(es_topic *t, const char *group, uint32_t p,
 		   uint64_t offset, es_error *err);
 /* Live members' pids (up to max) and their number. */
 int es_group_members(es_topic *t, const char *group, int *pids, size_t max,
 		     size_t *n, es_error *err);
-/* The live owner of a partition: its pid, or 0. */
+/* The live owner of a partition: its pid, or 0 (-1: owned, pid unknown). */
 int es_group_owner(es_topic *t, const char *group, uint32_t p, int *pid);
+/* The system's table of file locks, read once: with it, es_group_owners
+ * probes only the lock files that are held. ENOENT (and *out NULL) where it
+ * would not list every holder: a pid namespace other than the initial one. */
+typedef struct es_locktable es_locktable;
+int es_locktable_read(es_locktable **out);
+void es_locktable_free(es_locktable *lt);
+/* The owners of partitions 0 to np - 1 at once, as es_group_owner gives
+ * them; locks may be NULL. */
+int es_group_owners(es_topic *t, const char *group, const es_locktable *locks,
+		    uint32_t np, int *pids);
 /* Group names of a topic, sorted; free each and the array. */
 int es_group_list(es_topic *t, char ***names, size_t *n, es_error *err);
 /* Exclusive replay lock: members acquire no partition while it is held.
@@ -424,8 +443,10 @@ int es_topic_compact(es_topic *t, const es_compact_opts *o, int wait,
  * oldest unprocessed record, at a cost that does not grow with the data.
  * A lookup keeps the partition's segment open for nearby offsets. */
 typedef struct es_lookup es_lookup;
-int es_lookup_open(es_topic *t, uint32_t partition, es_lookup **out,
-		   es_error *err);
+/* With info, also es_partition_stat's facts, from the same reads: the
+ * segment that holds the first record stays open for the lookups. */
+int es_lookup_open(es_topic *t, uint32_t partition, es_partition_info *info,
+		   es_lookup **out, es_error *err);
 /* 1 and *ts for the first record at or after off and below end; 0 if there
  * is none; an error code (ES_ECORRUPT, ...) otherwise. */
 int es_lookup_ts(es_lookup *l, uint64_t off, uint64_t end, int64_t *ts,

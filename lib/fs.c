@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -149,23 +150,63 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-int es_seg_list(int pdirfd, uint64_t **bases, size_t *n)
+void es_dirscan_start(es_dirscan *s, int fd, int from_start)
 {
-	int fd = dup(pdirfd);
-	if (fd < 0)
-		return errno;
-	DIR *d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return errno;
+	s->fd = fd;
+	s->pos = s->len = 0;
+	s->rc = 0;
+	if (from_start && lseek(fd, 0, SEEK_SET) != 0)
+		s->rc = errno ? errno : EIO;
+}
+
+int es_dirscan_next(es_dirscan *s, es_dirent *e)
+{
+	for (;;) {
+		if (s->rc)
+			return 0;
+		if (s->pos >= s->len) {
+			ssize_t n = getdents64(s->fd, s->buf, sizeof s->buf);
+			if (n <= 0) {
+				s->rc = n < 0 ? errno : 0;
+				s->len = 0;
+				return 0;
+			}
+			s->len = (size_t)n;
+			s->pos = 0;
+		}
+		/* struct linux_dirent64: u64 ino, s64 off, u16 reclen, u8 type,
+		 * then the name; read by offset, the buffer has no alignment
+		 * for the struct. */
+		const char *d = s->buf + s->pos;
+		unsigned short reclen;
+		memcpy(&reclen, d + 16, sizeof reclen);
+		if (reclen < 20 || reclen > s->len - s->pos) {
+			s->rc = EIO;
+			return 0;
+		}
+		s->pos += reclen;
+		const char *name = d + 19;
+		if (name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2])))
+			continue;
+		memcpy(&e->ino, d, sizeof e->ino);
+		e->type = (unsigned char)d[18];
+		e->name = name;
+		return 1;
 	}
-	rewinddir(d);
+}
+
+int es_seg_list(int pdirfd, int rewind, uint64_t **bases, size_t *n)
+{
+	es_dirscan *d = malloc(sizeof *d);
+	if (!d)
+		return ENOMEM;
+	es_dirscan_start(d, pdirfd, rewind);
 	uint64_t *v = NULL;
 	size_t k = 0, cap = 0;
-	struct dirent *e;
+	es_dirent e;
 	int rc = 0;
-	while ((e = readdir(d))) {
-		const char *s = e->d_name;
+	while (es_dirscan_next(d, &e)) {
+		const char *s = e.name;
 		size_t i = 0;
 		uint64_t base = 0;
 		while (i < ES_SEG_NAME_LEN && s[i] >= '0' && s[i] <= '9')
@@ -184,7 +225,9 @@ int es_seg_list(int pdirfd, uint64_t **bases, size_t *n)
 		}
 		v[k++] = base;
 	}
-	closedir(d);
+	if (!rc)
+		rc = d->rc;
+	free(d);
 	if (rc) {
 		free(v);
 		return rc;

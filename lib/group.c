@@ -216,20 +216,21 @@ static int sorted_names(int parent, const char *sub,
 	int fd = openat(parent, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : errno;
-	DIR *d = fdopendir(fd);
+	es_dirscan *d = malloc(sizeof *d);
 	if (!d) {
 		close(fd);
-		return errno;
+		return ENOMEM;
 	}
-	struct dirent *e;
+	es_dirscan_start(d, fd, 0);
+	es_dirent e;
 	char **v = NULL;
 	size_t k = 0;
 	int rc = 0;
-	while ((e = readdir(d))) {
-		if (!keep(dirfd(d), e->d_name))
+	while (es_dirscan_next(d, &e)) {
+		if (!keep(fd, e.name))
 			continue;
 		char **nv = realloc(v, (k + 1) * sizeof *v);
-		if (!nv || !(nv[k] = strdup(e->d_name))) {
+		if (!nv || !(nv[k] = strdup(e.name))) {
 			rc = ENOMEM;
 			v = nv ? nv : v;
 			break;
@@ -237,7 +238,10 @@ static int sorted_names(int parent, const char *sub,
 		v = nv;
 		k++;
 	}
-	closedir(d);
+	if (!rc)
+		rc = d->rc;
+	free(d);
+	close(fd);
 	if (rc) {
 		free_names(v, k);
 		return rc;
@@ -474,9 +478,16 @@ static int read_commit_at(int dirfd, const char *path, const char *group,
 	*seq = 0;
 	/* One open, one read, one close: es-lag does this for every group
 	 * and partition, and its cost is counted in system calls. */
-	unsigned char b[2 * COMMIT_SLOT + 1];
+	unsigned char b[2 * COMMIT_SLOT];
 	int rc = 0, fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd < 0 ? -1 : es_pread_full(fd, b, sizeof b, 0);
+	ssize_t n = fd < 0 ? -1 : pread(fd, b, sizeof b, 0);
+	/* Whole at once is the rule; anything short is looked at again, as
+	 * a file cut short or a read that stopped early. Bytes past the two
+	 * slots are none of the format's. */
+	if (n >= 0 && n < (ssize_t)sizeof b) {
+		ssize_t m = es_pread_full(fd, b + n, sizeof b - (size_t)n, n);
+		n = m < 0 ? m : n + m;
+	}
 	if (fd < 0 || n < 0)
 		rc = errno;
 	else if (n != 2 * COMMIT_SLOT)
@@ -517,8 +528,15 @@ static int read_commit(int gfd, const char *group, uint32_t p,
 		       es_commit_info *c, int *slot, uint32_t *seq,
 		       es_error *err)
 {
-	char name[32];
-	snprintf(name, sizeof name, "%u.commit", p);
+	char name[32], digits[16];
+	size_t n = 0, k = 0;
+	uint32_t v = p;
+	do
+		digits[n++] = (char)('0' + v % 10);
+	while ((v /= 10));
+	while (n)
+		name[k++] = digits[--n];
+	memcpy(name + k, ".commit", sizeof ".commit");
 	return read_commit_at(gfd, name, group, p, c, slot, seq, err);
 }
 
@@ -613,6 +631,53 @@ int es_group_read(es_topic *t, const char *group, uint32_t p,
 	return read_commit_at(t->dirfd, path, group, p, info, &slot, &seq, err);
 }
 
+struct es_commits {
+	char *group;
+	int gfd; /* -1: no such group */
+};
+
+int es_commits_open(es_topic *t, const char *group, es_commits **out,
+		    es_error *err)
+{
+	es_commits *c = calloc(1, sizeof *c);
+	if (!c || !(c->group = strdup(group))) {
+		free(c);
+		return ENOMEM;
+	}
+	c->gfd = group_dir(t, group, 0, err);
+	if (c->gfd < 0 && c->gfd != -ENOENT) {
+		int rc = -c->gfd;
+		es_commits_close(c);
+		return rc;
+	}
+	*out = c;
+	return 0;
+}
+
+int es_commits_read(es_commits *c, uint32_t p, es_commit_info *info,
+		    es_error *err)
+{
+	if (c->gfd < 0) {
+		memset(info, 0, sizeof *info);
+		info->offset = ES_NO_OFFSET;
+		info->time_ms = -1;
+		return ENOENT;
+	}
+	int slot;
+	uint32_t seq;
+	return read_commit(c->gfd, c->group, p, info, &slot, &seq, err);
+}
+
+void es_commits_close(es_commits *c)
+{
+	if (!c)
+		return;
+	if (c->gfd >= 0)
+		close(c->gfd);
+	free(c->group);
+	free(c);
+}
+
 int es_group_write(es_topic *t, const char *group, uint32_t p,
 		   uint64_t offset, es_error *err)
 {
@@ -648,14 +713,14 @@ int es_group_members(es_topic *t, const char *group, int *pids, size_t max,
 	return 0;
 }
 
-int es_group_owner(es_topic *t, const char *group, uint32_t p, int *pid)
+/* Probe a lock file: a lock we cannot share is a live owner's, and the
+ * file holds its pid. */
+static void owner_probe(int dirfd, const char *path, int *pid)
 {
 	*pid = 0;
-	char name[300];
-	snprintf(name, sizeof name, "groups/%s/%u.lock", group, p);
-	int fd = openat(t->dirfd, name, O_RDONLY | O_CLOEXEC);
+	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return 0;
+		return;
 	if (flock(fd, LOCK_SH | LOCK_NB) != 0) {
 		char buf[24] = {0};
 		if (es_pread_full(fd, buf, sizeof buf - 1, 0) > 0)
@@ -664,6 +729,71 @@ int es_group_owner(es_topic *t, const char *group, uint32_t p, int *pid)
 			*pid = -1; /* owned, pid unknown */
 	}
 	close(fd);
+}
+
+int es_group_owner(es_topic *t, const char *group, uint32_t p, int *pid)
+{
+	char name[300];
+	snprintf(name, sizeof name, "groups/%s/%u.lock", group, p);
+	owner_probe(t->dirfd, name, pid);
+	return 0;
+}
+
+/* The partition of a lock file's name ("P.lock"), or -1. */
+static long lock_partition(const char *name)
+{
+	long p = 0;
+	const char *s = name;
+	if (*s < '0' || *s > '9' || (*s == '0' && s[1] != '.'))
+		return -1;
+	while (*s >= '0' && *s <= '9' && p < 1000000)
+		p = p * 10 + (*s++ - '0');
+	return strcmp(s, ".lock") == 0 ? p : -1;
+}
+
+int es_group_owners(es_topic *t, const char *group, const es_locktable *locks,
+		    uint32_t np, int *pids)
+{
+	for (uint32_t p = 0; p < np; p++)
+		pids[p] = 0;
+	if (!es_group_name_ok(group))
+		return ES_EUSAGE;
+	if (locks && t->lockfs < 0) {
+		struct stat st;
+		t->lockfs = es_locktable_covers(t->dirfd);
+		if (t->lockfs == 2 && fstat(t->dirfd, &st) == 0)
+			t->dev = (uint64_t)st.st_dev;
+		else if (t->lockfs == 2)
+			t->lockfs = 1;
+	}
+	/* No lock at all on the topic's file system: nothing to look at. */
+	if (locks && t->lockfs == 2 && !es_locktable_on_dev(locks, t->dev))
+		return 0;
+	char path[300];
+	snprintf(path, sizeof path, "groups/%s", group);
+	int gfd = openat(t->dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (gfd < 0)
+		return errno == ENOENT ? 0 : errno;
+	char name[32];
+	int listed = 0;
+	es_dirscan *d = locks && t->lockfs > 0 ? malloc(sizeof *d) : NULL;
+	if (d) {
+		/* Only the held ones, told by their inode numbers. */
+		es_dirscan_start(d, gfd, 0);
+		es_dirent e;
+		while (es_dirscan_next(d, &e)) {
+			long p = lock_partition(e.name);
+			if (p >= 0 && p < (long)np && es_locktable_has(locks, e.ino))
+				owner_probe(gfd, e.name, &pids[p]);
+		}
+		listed = d->rc == 0;
+		free(d);
+	}
+	for (uint32_t p = 0; !listed && p < np; p++) {
+		snprintf(name, sizeof name, "%u.lock", p);
+		owner_probe(gfd, name, &pids[p]);
+	}
+	close(gfd);
 	return 0;
 }
 

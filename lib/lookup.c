@@ -2,10 +2,12 @@
  * index entry at or below the offset (checked against the record it names,
  * as the reader does), then record headers from there, a few KiB at most,
  * so that the cost does not grow with the data. A compressed or damaged
- * segment goes to the reader. Also the newest timestamp of a segment. */
+ * segment goes to the reader. Also a partition's facts (es_partition_stat)
+ * from the same reads, and the newest timestamp of a segment. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,11 +24,17 @@ struct es_lookup {
 	size_t nb;
 	uint64_t base;	 /* the open segment, UINT64_MAX for none */
 	int lfd, ifd, z;
+	int iopen; /* the open segment's index is open (ifd, icount) */
 	uint64_t lsize, icount;
 	/* What was read last, for the next lookup at a nearby offset. */
 	unsigned char buf[LOOKUP_BUF];
 	uint64_t bpos;
 	size_t blen;
+	unsigned reads; /* of the log, for the walk's bound */
+	/* The last record found in the open segment: a lookup a little
+	 * further on walks on from it and needs no index. */
+	uint64_t wpos, woff;
+	int wset;
 	unsigned char ib[LOOKUP_IDX * ES_IDX_ENTRY];
 	uint64_t ilo; /* first entry in ib */
 	size_t icnt;
@@ -56,6 +64,7 @@ static int lookup_open_seg(struct es_lookup *l, uint64_t base)
 	if (l->ifd >= 0)
 		close(l->ifd);
 	l->ifd = -1;
+	l->iopen = l->wset = 0;
 	l->base = UINT64_MAX;
 	l->blen = l->icnt = 0;
 	struct stat st;
@@ -63,14 +72,23 @@ static int lookup_open_seg(struct es_lookup *l, uint64_t base)
 	if (l->lfd < 0 || fstat(l->lfd, &st) != 0)
 		return errno ? errno : ENOENT;
 	l->lsize = (uint64_t)st.st_size;
-	char name[40];
-	es_seg_name(name, base, "index");
+	l->base = base;
+	return 0;
+}
+
+/* The open segment's index, opened at its first use. */
+static void lookup_open_index(struct es_lookup *l)
+{
+	if (l->iopen)
+		return;
+	l->iopen = 1;
 	l->icount = 0;
+	char name[40];
+	struct stat st;
+	es_seg_name(name, l->base, "index");
 	l->ifd = openat(l->dfd, name, O_RDONLY | O_CLOEXEC);
 	if (l->ifd >= 0 && fstat(l->ifd, &st) == 0)
 		l->icount = (uint64_t)st.st_size / ES_IDX_ENTRY;
-	l->base = base;
-	return 0;
 }
 
 /* The header of the record at pos, from the bytes last read if it is
@@ -82,7 +100,9 @@ static int lookup_header(struct es_lookup *l, uint64_t pos, uint64_t *off,
 	if (pos + ES_REC_HDR > l->lsize)
 		return -1;
 	if (pos < l->bpos || pos + ES_REC_HDR > l->bpos + l->blen) {
-		ssize_t n = es_pread_full(l->lfd, l->buf, LOOKUP_BUF, (off_t)pos);
+		/* One read: short is the end of the file, or as good. */
+		ssize_t n = pread(l->lfd, l->buf, LOOKUP_BUF, (off_t)pos);
+		l->reads++;
 		l->blen = 0;
 		if (n < ES_REC_HDR)
 			return -1;
@@ -103,6 +123,7 @@ static int lookup_header(struct es_lookup *l, uint64_t pos, uint64_t *off,
  * search down to LOOKUP_IDX entries, read in one go and kept. */
 static int lookup_index(struct es_lookup *l, uint64_t off, es_idx_entry *best)
 {
+	lookup_open_index(l);
 	uint64_t lo = 0, hi = l->icount;
 	int have = 0;
 	es_idx_entry e;
@@ -155,7 +176,7 @@ scan:
  * damage): the caller asks the reader. */
 static int lookup_fast(es_lookup *l, uint64_t off, uint64_t end, int64_t *ts)
 {
-	if (!l->bases && es_seg_list(l->dfd, &l->bases, &l->nb))
+	if (!l->bases && es_seg_list(l->dfd, 1, &l->bases, &l->nb))
 		return -1;
 	size_t i = 0;
 	while (i + 1 < l->nb && l->bases[i + 1] <= off)
@@ -166,12 +187,26 @@ static int lookup_fast(es_lookup *l, uint64_t off, uint64_t end, int64_t *ts)
 		uint64_t pos = 0, roff, size;
 		int64_t rts;
 		es_idx_entry best;
-		/* A stale index must not mislead: check what it points at. */
-		if (lookup_index(l, off, &best) &&
-		    !lookup_header(l, best.pos, &roff, &rts, &size) &&
-		    roff == l->base + best.rel)
+		/* Walk on from the last record found when it is at or before
+		 * off, as long as that costs no more than two reads; else ask
+		 * the index, and check what it points at, since a stale one
+		 * must not mislead. */
+		int walk = l->wset && l->woff <= off;
+		unsigned reads = l->reads;
+		if (walk)
+			pos = l->wpos;
+		else if (lookup_index(l, off, &best) &&
+			 !lookup_header(l, best.pos, &roff, &rts, &size) &&
+			 roff == l->base + best.rel)
 			pos = best.pos;
 		for (;;) {
+			if (walk && l->reads - reads > 2) {
+				walk = 0;
+				if (lookup_index(l, off, &best) && best.pos > pos &&
+				    !lookup_header(l, best.pos, &roff, &rts, &size) &&
+				    roff == l->base + best.rel)
+					pos = best.pos;
+			}
 			if (lookup_header(l, pos, &roff, &rts, &size)) {
 				if (pos < l->lsize && i + 1 == l->nb)
 					return -1; /* damage, or a torn tail */
@@ -180,6 +215,9 @@ static int lookup_fast(es_lookup *l, uint64_t off, uint64_t end, int64_t *ts)
 			if (roff >= end)
 				return 0;
 			if (roff >= off) {
+				l->wpos = pos;
+				l->woff = roff;
+				l->wset = 1;
 				*ts = rts;
 				return 1;
 			}
@@ -189,8 +227,113 @@ static int lookup_fast(es_lookup *l, uint64_t off, uint64_t end, int64_t *ts)
 	return 0;
 }
 
-int es_lookup_open(es_topic *t, uint32_t p, es_lookup **out, es_error *err)
+/* First record of a compressed segment: its offset and timestamp, or 0 if
+ * there is none. */
+static int zseg_first_record(int dfd, uint64_t base, uint64_t *off,
+			     int64_t *ts)
 {
+	int z, ok = 0;
+	unsigned char h[ES_ZB_HDR];
+	int fd = es_seg_open(dfd, base, &z);
+	if (fd < 0)
+		return 0;
+	es_zblock b;
+	unsigned char *zin = NULL, *out = NULL;
+	if (es_pread_full(fd, h, ES_ZB_HDR, 0) == ES_ZB_HDR &&
+	    es_zblock_unpack(h, &b) == 0 && (zin = malloc(b.clen)) &&
+	    (out = malloc(b.ulen)) &&
+	    es_pread_full(fd, zin, b.clen, ES_ZB_HDR) == (ssize_t)b.clen &&
+	    es_zblock_inflate(&b, zin, out) == 0) {
+		*off = get64(out + 8);
+		*ts = (int64_t)get64(out + 16);
+		ok = 1;
+	}
+	free(zin);
+	free(out);
+	close(fd);
+	return ok;
+}
+
+/* The partition's facts. The segment of its first record is opened as the
+ * lookups open it, and its first bytes read into their buffer: for es-lag,
+ * which asks both of every partition, one open of each file instead of
+ * two, and the sizes from those opens. */
+static int lookup_stat(es_lookup *l, es_partition_info *out, es_error *err)
+{
+	int rc = 0;
+	int hfd = openat(l->dfd, "head", O_RDONLY | O_CLOEXEC);
+	es_head h;
+	if (hfd < 0 || (rc = es_head_read(hfd, &h)) != 0) {
+		rc = hfd < 0 ? errno : rc;
+		es_err(err, "partition %u: cannot read the head: %s", l->p,
+		       es_strerror(rc));
+		if (hfd >= 0)
+			close(hfd);
+		return rc;
+	}
+	close(hfd);
+	if ((rc = es_seg_list(l->dfd, 0, &l->bases, &l->nb))) {
+		es_err(err, "partition %u: cannot list segments: %s", l->p,
+		       strerror(rc));
+		return rc;
+	}
+	size_t n = l->nb;
+	out->next_offset = h.next;
+	out->newest_ts = h.max_ts;
+	out->oldest_segment_end = h.next;
+	out->oldest_segment_newest_ts = -1;
+	if (n >= 2) {
+		out->oldest_segment_end = l->bases[1];
+		out->oldest_segment_newest_ts = es_seg_newest_ts(l->dfd, l->bases[0]);
+	}
+	out->segments = (uint32_t)n;
+	out->first_offset = h.next;
+	for (size_t i = 0; i < n && l->bases[i] < h.next; i++) {
+		uint64_t off, size;
+		int64_t ts;
+		int found;
+		if (lookup_open_seg(l, l->bases[i]))
+			continue; /* gone: es-compact removed it meanwhile */
+		if (l->z)
+			found = zseg_first_record(l->dfd, l->bases[i], &off, &ts);
+		else if ((found = lookup_header(l, 0, &off, &ts, &size) == 0)) {
+			l->wpos = 0;
+			l->woff = off;
+			l->wset = 1;
+		}
+		if (found) {
+			out->first_offset = off < h.next ? off : h.next;
+			out->oldest_ts = ts;
+			break;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		char name[40];
+		struct stat st;
+		es_seg_name(name, l->bases[i], "log");
+		if (l->bases[i] == l->base)
+			out->bytes += l->lsize;
+		else if (fstatat(l->dfd, name, &st, 0) == 0)
+			out->bytes += (uint64_t)st.st_size;
+		else {
+			es_seg_name(name, l->bases[i], "zlog");
+			if (fstatat(l->dfd, name, &st, 0) == 0)
+				out->bytes += (uint64_t)st.st_size;
+		}
+		es_seg_name(name, l->bases[i], "index");
+		if (fstatat(l->dfd, name, &st, 0) == 0)
+			out->bytes += (uint64_t)st.st_size;
+	}
+	return 0;
+}
+
+int es_lookup_open(es_topic *t, uint32_t p, es_partition_info *info,
+		   es_lookup **out, es_error *err)
+{
+	if (info) {
+		memset(info, 0, sizeof *info);
+		info->oldest_ts = info->newest_ts = -1;
+	}
 	es_lookup *l = calloc(1, sizeof *l);
 	if (!l)
 		return ENOMEM;
@@ -204,8 +347,23 @@ int es_lookup_open(es_topic *t, uint32_t p, es_lookup **out, es_error *err)
 		free(l);
 		return rc;
 	}
+	int rc = info ? lookup_stat(l, info, err) : 0;
+	if (rc) {
+		es_lookup_close(l);
+		return rc;
+	}
 	*out = l;
 	return 0;
+}
+
+int es_partition_stat(es_topic *t, uint32_t p, es_partition_info *out,
+		      es_error *err)
+{
+	es_lookup *l;
+	int rc = es_lookup_open(t, p, out, &l, err);
+	if (!rc)
+		es_lookup_close(l);
+	return rc;
 }
 
 void es_lookup_close(es_lookup *l)

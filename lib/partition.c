@@ -269,7 +269,7 @@ int es_pwriter_recover(es_pwriter *w, es_problem_fn fn, void *arg,
 	size_t nb = 0;
 	es_buf rb = {0};
 	char seg[40], msg[160];
-	int rc = es_seg_list(w->dirfd, &bases, &nb);
+	int rc = es_seg_list(w->dirfd, 1, &bases, &nb);
 	if (rc) {
 		es_err(err, "partition %u: cannot list segments: %s", w->part,
 		       strerror(rc));
@@ -610,7 +610,7 @@ void es_pwriter_rollback(es_pwriter *w)
 		size_t n = 0;
 		close_fd(&w->logfd);
 		close_fd(&w->idxfd);
-		if (es_seg_list(w->dirfd, &bases, &n) == 0) {
+		if (es_seg_list(w->dirfd, 1, &bases, &n) == 0) {
 			for (size_t i = 0; i < n; i++) {
 				if (bases[i] <= w->rb.seg_base)
 					continue;

@@ -159,7 +159,7 @@ static int next_seg(es_reader *r, es_error *err)
 	for (int tries = 0; tries < 100; tries++) {
 		uint64_t *bases = NULL;
 		size_t n = 0;
-		int rc = es_seg_list(r->dirfd, &bases, &n);
+		int rc = es_seg_list(r->dirfd, 1, &bases, &n);
 		if (rc) {
 			es_err(err, "partition %u: cannot list segments: %s",
 			       r->part, strerror(rc));
@@ -427,7 +427,7 @@ static int load_bases(es_reader *r, uint64_t **bases, size_t *n,
 	int rc = refresh_head(r, err);
 	if (rc)
 		return rc;
-	rc = es_seg_list(r->dirfd, bases, n);
+	rc = es_seg_list(r->dirfd, 1, bases, n);
 	if (rc)
 		es_err(err, "partition %u: cannot list segments: %s", r->part,
 		       strerror(rc));

@@ -191,7 +191,15 @@ int es_head_read(int fd, es_head *h)
 
 void es_seg_name(char *buf, uint64_t base, const char *ext)
 {
-	snprintf(buf, 40, "%020llu.%s", (unsigned long long)base, ext);
+	/* By hand, not snprintf: es-lag names thousands of segments. */
+	for (int i = ES_SEG_NAME_LEN - 1; i >= 0; i--, base /= 10)
+		buf[i] = (char)('0' + base % 10);
+	buf[ES_SEG_NAME_LEN] = '.';
+	size_t n = strlen(ext);
+	if (n > 40 - ES_SEG_NAME_LEN - 2)
+		n = 40 - ES_SEG_NAME_LEN - 2;
+	memcpy(buf + ES_SEG_NAME_LEN + 1, ext, n);
+	buf[ES_SEG_NAME_LEN + 1 + n] = 0;
 }
 
 void es_zblock_pack(unsigned char *p, const es_zblock *b)

@@ -235,6 +235,7 @@ int es_topic_open(const char *path, es_topic **out, es_error *err)
 	es_topic *t = calloc(1, sizeof *t);
 	if (!t)
 		return ENOMEM;
+	t->lockfs = -1;
 	t->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (t->dirfd < 0 || !es_topic_exists(path)) {
 		int rc = t->dirfd < 0 ? errno : ENOENT;
@@ -336,108 +337,6 @@ int es_partition_end(es_topic *t, uint32_t p, uint64_t *next, es_error *err)
 	}
 	*next = h.next;
 	return 0;
-}
-
-/* First record of a segment, plain or compressed: its offset and
- * timestamp, or 0 if empty. */
-static int first_record(int dfd, uint64_t base, uint64_t *off, int64_t *ts)
-{
-	int z, ok = 0;
-	unsigned char h[ES_ZB_HDR];
-	int fd = es_seg_open(dfd, base, &z);
-	if (fd < 0)
-		return 0;
-	if (!z) {
-		if (es_pread_full(fd, h, ES_REC_HDR, 0) == ES_REC_HDR) {
-			*off = get64(h + 8);
-			*ts = (int64_t)get64(h + 16);
-			ok = 1;
-		}
-	} else {
-		es_zblock b;
-		unsigned char *zin = NULL, *out = NULL;
-		if (es_pread_full(fd, h, ES_ZB_HDR, 0) == ES_ZB_HDR &&
-		    es_zblock_unpack(h, &b) == 0 && (zin = malloc(b.clen)) &&
-		    (out = malloc(b.ulen)) &&
-		    es_pread_full(fd, zin, b.clen, ES_ZB_HDR) == (ssize_t)b.clen &&
-		    es_zblock_inflate(&b, zin, out) == 0) {
-			*off = get64(out + 8);
-			*ts = (int64_t)get64(out + 16);
-			ok = 1;
-		}
-		free(zin);
-		free(out);
-	}
-	close(fd);
-	return ok;
-}
-
-int es_partition_stat(es_topic *t, uint32_t p, es_partition_info *out,
-		      es_error *err)
-{
-	memset(out, 0, sizeof *out);
-	out->oldest_ts = out->newest_ts = -1;
-	int dfd = es_partition_dir(t, p, err);
-	if (dfd < 0)
-		return -dfd;
-	int rc = 0;
-	int hfd = openat(dfd, "head", O_RDONLY | O_CLOEXEC);
-	es_head h;
-	if (hfd < 0 || (rc = es_head_read(hfd, &h)) != 0) {
-		rc = hfd < 0 ? errno : rc;
-		es_err(err, "partition %u: cannot read the head: %s", p,
-		       es_strerror(rc));
-		goto out;
-	}
-	uint64_t *bases = NULL;
-	size_t n = 0;
-	if ((rc = es_seg_list(dfd, &bases, &n))) {
-		es_err(err, "partition %u: cannot list segments: %s", p,
-		       strerror(rc));
-		goto out;
-	}
-	out->next_offset = h.next;
-	out->newest_ts = h.max_ts;
-	out->oldest_segment_end = h.next;
-	out->oldest_segment_newest_ts = -1;
-	if (n >= 2) {
-		out->oldest_segment_end = bases[1];
-		out->oldest_segment_newest_ts = es_seg_newest_ts(dfd, bases[0]);
-	}
-	out->segments = (uint32_t)n;
-	out->first_offset = h.next;
-	for (size_t i = 0; i < n; i++) {
-		char name[40];
-		struct stat st;
-		es_seg_name(name, bases[i], "log");
-		if (fstatat(dfd, name, &st, 0) == 0)
-			out->bytes += (uint64_t)st.st_size;
-		else {
-			es_seg_name(name, bases[i], "zlog");
-			if (fstatat(dfd, name, &st, 0) == 0)
-				out->bytes += (uint64_t)st.st_size;
-		}
-		es_seg_name(name, bases[i], "index");
-		if (fstatat(dfd, name, &st, 0) == 0)
-			out->bytes += (uint64_t)st.st_size;
-	}
-	for (size_t i = 0; i < n; i++) {
-		uint64_t off;
-		int64_t ts;
-		if (bases[i] >= h.next)
-			break;
-		if (first_record(dfd, bases[i], &off, &ts)) {
-			out->first_offset = off < h.next ? off : h.next;
-			out->oldest_ts = ts;
-			break;
-		}
-	}
-	free(bases);
-out:
-	if (hfd >= 0)
-		close(hfd);
-	close(dfd);
-	return rc;
 }
 
 struct es_watch {

@@ -110,7 +110,7 @@ static size_t bases_of(es_topic *t, uint32_t p, uint64_t **bases)
 	CHECK(fd >= 0);
 	if (fd < 0)
 		return 0;
-	CHECK(es_seg_list(fd, bases, &n) == 0);
+	CHECK(es_seg_list(fd, 1, bases, &n) == 0);
 	close(fd);
 	return n;
 }
