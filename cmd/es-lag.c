@@ -4,10 +4,11 @@
  *
  * NOTES
  * (1) Metadata only: per partition the head and segment list
- *     (es_lookup_open, with the partition's facts); per group and partition the commit file and the
- *     owner's lock; one record per partition and distinct committed offset
- *     (the oldest unprocessed one, for its timestamp), and for AT-RISK the
- *     last record of the oldest segment. Nothing grows with the data.
+ *     (es_lookup_open, with the partition's facts); per group its commits
+ *     (es_commits) and the owners' locks that /proc/locks lists as held;
+ *     one record per partition and distinct committed offset (the oldest
+ *     unprocessed one, for its timestamp), and for AT-RISK the last
+ *     record of the oldest segment. Nothing grows with the data.
  * (2) The status rules are in es-lag(1), and in judge() below, worst first.
  * (3) One frame is rendered whole into a buffer, then written in one go:
  *     to stdout, over the previous frame (--watch on a terminal), or to

@@ -4,27 +4,32 @@
  * TOPIC/groups/NAME/
  *   members/PID-NONCE  one per live member, flock'ed LOCK_EX for its life
  *   P.lock             held LOCK_EX by the owner of partition P; holds its pid
- *   P.commit           the committed offset, counters and history of P:
- *                      two slots written in turn (see NOTES 4)
+ *   commits            per partition P, at byte P * 8192, its committed
+ *                      offset, counters and history: two slots written in
+ *                      turn (see NOTES 4)
  *   replay.lock        LOCK_EX while es-replay applies; members take it
  *                      LOCK_SH (non-blocking) to acquire a partition
  *
  * NOTES
  * (1) A partition has at most one owner: the holder of P.lock. The kernel
  *     drops the lock when the owner dies, however it dies.
- * (2) An owner reads P.commit only after taking P.lock, and commits before
+ * (2) An owner reads P's commit only after taking P.lock, and commits before
  *     releasing it, so a record is handed to one member at a time.
  * (3) Lock files are never renamed or unlinked (a lock on an unlinked file
  *     would lock nothing), and are opened O_CLOEXEC so that --exec children
  *     never keep a partition after their parent died.
- * (4) A commit file holds two slots of COMMIT_SLOT bytes, each a whole,
- *     self-checking commit with a sequence number; a commit writes the
- *     slot not holding the newest one, then fdatasyncs. The newest valid
- *     slot is never overwritten, so a torn write loses only the commit
- *     being made (its batch is delivered again: at-least-once). As LMDB
- *     does with its two meta pages: one fdatasync of blocks already
- *     allocated, no rename, no directory sync, where --exec commits after
- *     every batch. The file is created whole (es_replace_file).
+ * (4) A partition's region holds two slots of COMMIT_SLOT bytes, each a
+ *     whole, self-checking commit with a sequence number; a commit writes
+ *     the slot not holding the newest one, then fdatasyncs. The newest
+ *     valid slot is never overwritten, so a torn write loses only the
+ *     commit being made (its batch is delivered again: at-least-once). As
+ *     LMDB does with its two meta pages: one fdatasync, no rename, no
+ *     directory sync, where --exec commits after every batch.
+ * (5) One file for the group, not one per partition: es-lag reads every
+ *     group's every partition, and one open and a read per few partitions
+ *     cost a tenth of an open, a read and a close each. Owners of
+ *     different partitions write different pages of it; it is made with
+ *     O_EXCL (never renamed over, which would undo the others' commits).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -38,8 +43,10 @@
 
 #include "es-int.h"
 
+#define COMMITS "commits"
 #define COMMIT_HDR 48
 #define COMMIT_SLOT 4096
+#define COMMIT_REGION (2 * COMMIT_SLOT) /* a partition's, at P * REGION */
 #define COMMIT_POINT 40
 #define HIST_GAP_MS 2000
 
@@ -47,6 +54,7 @@ struct es_group {
 	es_topic *t;
 	char *name;
 	int dirfd, memfd;
+	int cfd; /* the commits file, from the first commit on */
 	char member[64];
 	uint32_t n;
 	int *lockfd;		/* per partition, -1 unless owned */
@@ -140,6 +148,7 @@ int es_group_join(es_topic *t, const char *name, es_group **out, es_error *err)
 	g->t = t;
 	g->dirfd = dfd;
 	g->memfd = -1;
+	g->cfd = -1;
 	g->n = t->cfg.partitions;
 	g->name = strdup(name);
 	g->lockfd = malloc(g->n * sizeof *g->lockfd);
@@ -184,6 +193,8 @@ void es_group_leave(es_group *g)
 		unlinkat(g->dirfd, g->member, 0);
 		close(g->memfd);
 	}
+	if (g->cfd >= 0)
+		close(g->cfd);
 	close(g->dirfd);
 	free(g->name);
 	free(g->lockfd);
@@ -465,36 +476,46 @@ static size_t commit_pack(unsigned char *p, const es_commit_info *c,
 	return len + 4;
 }
 
-/* The newest valid slot: 0, ENOENT, ES_ECORRUPT (neither slot checks),
- * ES_EFORMAT, or an errno. *slot is where it is, *seq its number. */
-static int read_commit_at(int dirfd, const char *path, const char *group,
-			  uint32_t p, es_commit_info *c, int *slot,
-			  uint32_t *seq, es_error *err)
+static int all_zero(const unsigned char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return 0;
+	return 1;
+}
+
+/* Partition p's region of the commits file into b (COMMIT_REGION bytes):
+ * what lies past the end of the file reads as zeros, as a hole does. */
+static int read_region(int fd, uint32_t p, unsigned char *b)
+{
+	off_t at = (off_t)p * COMMIT_REGION;
+	/* Whole at once is the rule; anything short is looked at again, as
+	 * the end of the file or a read that stopped early. */
+	ssize_t n = pread(fd, b, COMMIT_REGION, at);
+	if (n >= 0 && n < COMMIT_REGION) {
+		ssize_t m = es_pread_full(fd, b + n, COMMIT_REGION - (size_t)n,
+					  at + n);
+		n = m < 0 ? m : n + m;
+	}
+	if (n < 0)
+		return errno;
+	memset(b + n, 0, COMMIT_REGION - (size_t)n);
+	return 0;
+}
+
+/* The newest valid slot of a region: 0, ENOENT (no commit), ES_ECORRUPT,
+ * ES_EFORMAT. *slot is where it is, *seq its number. */
+static int parse_region(const unsigned char *b, const char *group, uint32_t p,
+			es_commit_info *c, int *slot, uint32_t *seq,
+			es_error *err)
 {
 	memset(c, 0, sizeof *c);
 	c->offset = ES_NO_OFFSET;
 	c->time_ms = -1;
 	*slot = -1;
 	*seq = 0;
-	/* One open, one read, one close: es-lag does this for every group
-	 * and partition, and its cost is counted in system calls. */
-	unsigned char b[2 * COMMIT_SLOT];
-	int rc = 0, fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd < 0 ? -1 : pread(fd, b, sizeof b, 0);
-	/* Whole at once is the rule; anything short is looked at again, as
-	 * a file cut short or a read that stopped early. Bytes past the two
-	 * slots are none of the format's. */
-	if (n >= 0 && n < (ssize_t)sizeof b) {
-		ssize_t m = es_pread_full(fd, b + n, sizeof b - (size_t)n, n);
-		n = m < 0 ? m : n + m;
-	}
-	if (fd < 0 || n < 0)
-		rc = errno;
-	else if (n != 2 * COMMIT_SLOT)
-		rc = ES_ECORRUPT;
-	if (fd >= 0)
-		close(fd);
-	for (int k = 0; rc == 0 && k < 2; k++) {
+	int rc = 0;
+	for (int k = 0; k < 2; k++) {
 		es_commit_info ck;
 		uint32_t sk;
 		const unsigned char *at = b + k * COMMIT_SLOT;
@@ -510,46 +531,59 @@ static int read_commit_at(int dirfd, const char *path, const char *group,
 			*seq = sk;
 		}
 	}
+	/* No valid slot: never committed if the second slot was never
+	 * written, whatever the first holds (a first commit that did not
+	 * complete: it was not acknowledged); damage otherwise. */
 	if (rc == 0 && *slot < 0)
-		rc = ES_ECORRUPT;
+		rc = all_zero(b + COMMIT_SLOT, COMMIT_SLOT) ? ENOENT : ES_ECORRUPT;
 	if (rc && rc != ENOENT)
-		es_err(err, "group '%s', partition %u: bad commit file: %s",
-		       group, p, es_strerror(rc));
-	if (rc == ES_ECORRUPT) {
+		es_err(err, "group '%s', partition %u: damaged commit in "
+		       "groups/%s/" COMMITS ": %s", group, p, group,
+		       es_strerror(rc));
+	if (rc) {
+		memset(c, 0, sizeof *c);
 		c->offset = ES_NO_OFFSET;
-		c->nhist = 0;
+		c->time_ms = -1;
 	}
 	return rc;
 }
 
-/* The newest valid slot: 0, ENOENT, ES_ECORRUPT (neither slot checks),
- * ES_EFORMAT, or an errno. *slot is where it is, *seq its number. */
-static int read_commit(int gfd, const char *group, uint32_t p,
-		       es_commit_info *c, int *slot, uint32_t *seq,
-		       es_error *err)
+/* The commits file of a group directory, opened for writing; made if
+ * missing (empty: no commits), durably. Never replaced by a rename: other
+ * partitions' owners write to it at the same time. */
+static int open_commits_rw(int gfd)
 {
-	char name[32], digits[16];
-	size_t n = 0, k = 0;
-	uint32_t v = p;
-	do
-		digits[n++] = (char)('0' + v % 10);
-	while ((v /= 10));
-	while (n)
-		name[k++] = digits[--n];
-	memcpy(name + k, ".commit", sizeof ".commit");
-	return read_commit_at(gfd, name, group, p, c, slot, seq, err);
+	int fd = openat(gfd, COMMITS, O_RDWR | O_CLOEXEC);
+	if (fd >= 0 || errno != ENOENT)
+		return fd;
+	fd = openat(gfd, COMMITS, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd >= 0) {
+		if (fsync(fd) != 0 || es_fsync_dir(gfd) != 0) {
+			int e = errno;
+			close(fd);
+			errno = e;
+			return -1;
+		}
+		return fd;
+	}
+	if (errno == EEXIST) /* made by another member just now */
+		return openat(gfd, COMMITS, O_RDWR | O_CLOEXEC);
+	return -1;
 }
 
-static int write_commit(es_topic *t, int gfd, const char *group, uint32_t p,
+static int write_commit(es_topic *t, int fd, const char *group, uint32_t p,
 			uint64_t offset, uint64_t retries, uint64_t dead,
 			es_error *err)
 {
+	unsigned char b[COMMIT_REGION];
 	es_commit_info c;
 	int slot;
 	uint32_t seq;
-	int rc = read_commit(gfd, group, p, &c, &slot, &seq, NULL);
+	int rc = read_region(fd, p, b);
+	if (!rc)
+		rc = parse_region(b, group, p, &c, &slot, &seq, NULL);
 	if (rc && rc != ENOENT && rc != ES_ECORRUPT) {
-		es_err(err, "group '%s', partition %u: cannot read commit: %s",
+		es_err(err, "group '%s', partition %u: cannot read the commit: %s",
 		       group, p, es_strerror(rc));
 		return rc;
 	}
@@ -573,28 +607,14 @@ static int write_commit(es_topic *t, int gfd, const char *group, uint32_t p,
 		}
 		c.hist[c.nhist++] = pt;
 	}
-	unsigned char buf[2 * COMMIT_SLOT];
-	char name[32];
-	snprintf(name, sizeof name, "%u.commit", p);
-	if (rc) {
-		/* No (valid) file: create it whole, the other slot empty. */
-		commit_pack(buf, &c, 1);
-		memset(buf + COMMIT_SLOT, 0, COMMIT_SLOT);
-		rc = es_replace_file(gfd, name, buf, sizeof buf);
-	} else {
-		commit_pack(buf, &c, seq + 1);
-		int fd = openat(gfd, name, O_WRONLY | O_CLOEXEC);
-		if (fd < 0)
-			rc = errno;
-		else {
-			rc = es_pwrite_all(fd, buf, COMMIT_SLOT,
-					   (off_t)(!slot * COMMIT_SLOT));
-			if (!rc && fdatasync(fd) != 0)
-				rc = errno;
-			if (close(fd) != 0 && !rc)
-				rc = errno;
-		}
-	}
+	/* The slot not holding the newest commit; with none, the first (a
+	 * damaged second slot is then left as it is: the first is newer). */
+	int to = rc ? 0 : !slot;
+	commit_pack(b, &c, rc ? 1 : seq + 1);
+	rc = es_pwrite_all(fd, b, COMMIT_SLOT,
+			   (off_t)p * COMMIT_REGION + to * COMMIT_SLOT);
+	if (!rc && fdatasync(fd) != 0)
+		rc = errno;
 	if (rc)
 		es_err(err, "group '%s', partition %u: cannot commit: %s", group,
 		       p, strerror(rc));
@@ -609,31 +629,70 @@ int es_group_commit(es_group *g, uint32_t p, uint64_t offset,
 		       g->name, p);
 		return ES_ELOCKED;
 	}
-	return write_commit(g->t, g->dirfd, g->name, p, offset, retries,
+	if (g->cfd < 0 && (g->cfd = open_commits_rw(g->dirfd)) < 0) {
+		int rc = errno;
+		es_err(err, "group '%s': cannot open its commits: %s", g->name,
+		       strerror(rc));
+		return rc;
+	}
+	return write_commit(g->t, g->cfd, g->name, p, offset, retries,
 			    dead_letters, err);
+}
+
+static void no_commit(es_commit_info *info)
+{
+	memset(info, 0, sizeof *info);
+	info->offset = ES_NO_OFFSET;
+	info->time_ms = -1;
+}
+
+/* A group's commits file for reading: an fd, or -errno (-ENOENT: no group,
+ * or no commit yet). */
+static int open_commits_ro(es_topic *t, const char *group, es_error *err)
+{
+	if (!es_group_name_ok(group)) {
+		es_err(err, "bad group name '%s'", group);
+		return -ES_EUSAGE;
+	}
+	/* Straight from the topic directory: no open of the group's. */
+	char path[200];
+	snprintf(path, sizeof path, "groups/%s/" COMMITS, group);
+	int fd = openat(t->dirfd, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno != ENOENT)
+		es_err(err, "group '%s': cannot open its commits: %s", group,
+		       strerror(errno));
+	return fd < 0 ? -errno : fd;
 }
 
 int es_group_read(es_topic *t, const char *group, uint32_t p,
 		  es_commit_info *info, es_error *err)
 {
-	if (!es_group_name_ok(group)) {
-		memset(info, 0, sizeof *info);
-		info->offset = ES_NO_OFFSET;
-		info->time_ms = -1;
-		es_err(err, "bad group name '%s'", group);
-		return ES_EUSAGE;
-	}
-	/* Straight from the topic directory: no open of the group's. */
-	char path[200];
-	snprintf(path, sizeof path, "groups/%s/%u.commit", group, p);
+	no_commit(info);
+	int fd = open_commits_ro(t, group, err);
+	if (fd < 0)
+		return -fd;
+	unsigned char b[COMMIT_REGION];
 	int slot;
 	uint32_t seq;
-	return read_commit_at(t->dirfd, path, group, p, info, &slot, &seq, err);
+	int rc = read_region(fd, p, b);
+	close(fd);
+	if (rc) {
+		es_err(err, "group '%s', partition %u: cannot read the commit: %s",
+		       group, p, strerror(rc));
+		return rc;
+	}
+	return parse_region(b, group, p, info, &slot, &seq, err);
 }
+
+/* Regions read in one go by es_commits_read: a few partitions' worth, so
+ * that memory stays small whatever the partition count. */
+#define COMMITS_CHUNK 8
 
 struct es_commits {
 	char *group;
-	int gfd; /* -1: no such group */
+	int fd; /* -1: no commits file */
+	uint32_t first, n; /* the regions in buf */
+	unsigned char buf[COMMITS_CHUNK * COMMIT_REGION];
 };
 
 int es_commits_open(es_topic *t, const char *group, es_commits **out,
@@ -644,9 +703,9 @@ int es_commits_open(es_topic *t, const char *group, es_commits **out,
 		free(c);
 		return ENOMEM;
 	}
-	c->gfd = group_dir(t, group, 0, err);
-	if (c->gfd < 0 && c->gfd != -ENOENT) {
-		int rc = -c->gfd;
+	c->fd = open_commits_ro(t, group, err);
+	if (c->fd < 0 && c->fd != -ENOENT) {
+		int rc = -c->fd;
 		es_commits_close(c);
 		return rc;
 	}
@@ -657,23 +716,35 @@ int es_commits_open(es_topic *t, const char *group, es_commits **out,
 int es_commits_read(es_commits *c, uint32_t p, es_commit_info *info,
 		    es_error *err)
 {
-	if (c->gfd < 0) {
-		memset(info, 0, sizeof *info);
-		info->offset = ES_NO_OFFSET;
-		info->time_ms = -1;
+	no_commit(info);
+	if (c->fd < 0)
 		return ENOENT;
+	if (p < c->first || p >= c->first + c->n) {
+		c->n = 0;
+		ssize_t n = es_pread_full(c->fd, c->buf, sizeof c->buf,
+					  (off_t)p * COMMIT_REGION);
+		if (n < 0) {
+			int rc = errno;
+			es_err(err, "group '%s', partition %u: cannot read the "
+			       "commit: %s", c->group, p, strerror(rc));
+			return rc;
+		}
+		memset(c->buf + n, 0, sizeof c->buf - (size_t)n);
+		c->first = p;
+		c->n = COMMITS_CHUNK;
 	}
 	int slot;
 	uint32_t seq;
-	return read_commit(c->gfd, c->group, p, info, &slot, &seq, err);
+	return parse_region(c->buf + (size_t)(p - c->first) * COMMIT_REGION,
+			    c->group, p, info, &slot, &seq, err);
 }
 
 void es_commits_close(es_commits *c)
 {
 	if (!c)
 		return;
-	if (c->gfd >= 0)
-		close(c->gfd);
+	if (c->fd >= 0)
+		close(c->fd);
 	free(c->group);
 	free(c);
 }
@@ -684,7 +755,15 @@ int es_group_write(es_topic *t, const char *group, uint32_t p,
 	int gfd = group_dir(t, group, 1, err);
 	if (gfd < 0)
 		return -gfd;
-	int rc = write_commit(t, gfd, group, p, offset, 0, 0, err);
+	int rc, fd = open_commits_rw(gfd);
+	if (fd < 0) {
+		rc = errno;
+		es_err(err, "group '%s': cannot open its commits: %s", group,
+		       strerror(rc));
+	} else {
+		rc = write_commit(t, fd, group, p, offset, 0, 0, err);
+		close(fd);
+	}
 	close(gfd);
 	return rc;
 }

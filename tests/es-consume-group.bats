@@ -124,32 +124,33 @@ open_gate() { flock -u 7; exec 7>&-; }
 b" ""
 }
 
-# commit_steps TRACE P: what `strace -y` saw happen to P.commit, in order.
+# commit_steps TRACE P: what `strace -y` saw happen to the group's commits
+# file, in order: its making, and the writes to partition P's region.
 commit_steps() {
 	perl -ne '
 		BEGIN { $p = shift @ARGV }
-		if (/openat\(.*"\Q$p\E\.commit\.tmp", ([A-Z_|]+)/) {
-			my $f = $1;
-			print "open tmp", ($f =~ /O_CREAT/ && $f =~ /O_EXCL/ ? " O_CREAT|O_EXCL" : ""), "\n";
-		} elsif (/^\d+\s+write\(\d+<[^>]*\/\Q$p\E\.commit\.tmp>/) {
-			print "write tmp\n";
-		} elsif (/^\d+\s+f(data)?sync\(\d+<[^>]*\/\Q$p\E\.commit\.tmp>\)\s*= 0/) {
-			print "sync tmp\n";
-		} elsif (/^\d+\s+close\(\d+<[^>]*\/\Q$p\E\.commit\.tmp>\)\s*= 0/) {
-			print "close tmp\n";
-		} elsif (/rename.*"\Q$p\E\.commit\.tmp".*"\Q$p\E\.commit"\)\s*= 0/) {
-			print "rename tmp to $p.commit\n"; $renamed = 1;
-		} elsif ($renamed && /^\d+\s+f(data)?sync\(\d+<[^>]*\/groups\/g>\)\s*= 0/) {
-			print "sync the group directory\n"; $renamed = 0;
-		} elsif (/^\d+\s+pwrite64\(\d+<[^>]*\/\Q$p\E\.commit>, .*, 4096, (\d+)\)\s*= 4096/) {
-			print "write slot ", $1 / 4096, "\n";
-		} elsif (/^\d+\s+fdatasync\(\d+<[^>]*\/\Q$p\E\.commit>\)\s*= 0/) {
+		my $flags = /openat\(.*"commits", ([A-Z_|]+)/ ? $1 : "";
+		if ($flags =~ /O_CREAT/) {
+			print "create commits", ($flags =~ /O_EXCL/ ? " O_EXCL" : ""), "\n";
+		} elsif (/^\d+\s+fsync\(\d+<[^>]*\/groups\/g\/commits>\)\s*= 0/) {
+			print "sync commits\n";
+		} elsif (/^\d+\s+fsync\(\d+<[^>]*\/groups\/g>\)\s*= 0/) {
+			print "sync the group directory\n";
+		} elsif (/^\d+\s+pwrite64\(\d+<[^>]*\/groups\/g\/commits>, .*, (\d+), (\d+)\)\s*= \d+/) {
+			my ($len, $at) = ($1, $2);
+			if (int($at / 8192) == $p) {
+				print "write slot ", ($at % 8192) / 4096, " ($len bytes)\n";
+				$mine = 1;
+			} else {
+				$mine = 0;
+			}
+		} elsif ($mine && /^\d+\s+fdatasync\(\d+<[^>]*\/groups\/g\/commits>\)\s*= 0/) {
 			print "sync\n";
 		}
 	' "$2" "$1"
 }
 
-@test "-g: a commit file is made whole (temp, fsync, rename, directory fsync), then its two slots are written in turn" {
+@test "-g: the commits file is made durably (O_EXCL, fsync, directory fsync), then a partition's two slots are written in turn" {
 	make_topic t -p 2
 	seq 3 | es-produce -p 1 t
 	es-consume -g g t >out
@@ -159,30 +160,33 @@ commit_steps() {
 		es-consume -g g -n 3 t >out
 	strace -f -y -o trace2 -e trace=openat,write,pwrite64,fsync,fdatasync,close,rename,renameat,renameat2 \
 		es-consume -g g t >out
-	# The first run of the group made the file whole; these commits write
-	# the slot not holding the newest commit, then fdatasync: no rename.
+	# The first run of the group made the file; these commits write the
+	# slot of partition 1's region (bytes 8192-16383) not holding the
+	# newest commit, then fdatasync: no rename, no new file.
 	run_both commit_steps trace 1
 	[[ $status == 0 && $stderr == "" ]]
-	[[ $output =~ ^write\ slot\ ([01])$'\n'sync$ ]]
+	[[ $output =~ ^write\ slot\ ([01])\ \(4096\ bytes\)$'\n'sync$ ]]
 	local first=${BASH_REMATCH[1]}
 	run_both commit_steps trace2 1
-	[[ $status == 0 && $output == "write slot $((1 - first))"$'\n'sync ]]
+	[[ $status == 0 && $output == "write slot $((1 - first)) (4096 bytes)"$'\n'sync ]]
 	run_both commits t
 	expect 0 "0 0
 1 7" ""
-	[[ ! -e t/groups/g/1.commit.tmp && $(stat -c %s t/groups/g/1.commit) == 8192 ]]
-	# A new group's first commit: the whole file, durably.
+	[[ $(ls t/groups/g) == $'0.lock\n1.lock\ncommits\nmembers\nreplay.lock' && $(stat -c %s t/groups/g/commits) == 16384 ]]
+	# A new group's first commit: the file made durably, then the slot.
 	make_topic t2 -p 2
 	seq 3 | es-produce -p 1 t2
 	strace -f -y -o trace3 -e trace=openat,write,pwrite64,fsync,fdatasync,close,rename,renameat,renameat2 \
 		es-consume -g g -n 1 t2 >out
 	run_both commit_steps trace3 1
-	[[ $output == "open tmp O_CREAT|O_EXCL
-write tmp
-sync tmp
-close tmp
-rename tmp to 1.commit
-sync the group directory"* ]]
+	# (after the making of the group directory, synced too)
+	[[ $output == "sync the group directory
+create commits O_EXCL
+sync commits
+sync the group directory
+write slot 0 (4096 bytes)
+sync"* ]]
+	! grep -q 'rename.*commits' trace3
 }
 
 @test "-g: the commit is never ahead of what stdout took, nor past the end" {
@@ -279,19 +283,38 @@ sync the group directory"* ]]
 1 4" ""
 }
 
-@test "-g: a damaged commit file is reported and the partition starts from --reset" {
+@test "-g: a damaged commit is reported and the partition starts from --reset" {
 	make_topic t
 	seq 1 5 | es-produce t
 	run_both es-consume -g g -n 2 t
 	expect 0 "1
 2" ""
-	# Both slots: with one left, that one is the commit.
-	printf 'X' | dd of=t/groups/g/0.commit bs=1 seek=9 conv=notrunc status=none
-	printf 'X' | dd of=t/groups/g/0.commit bs=1 seek=4105 conv=notrunc status=none
+	run_both es-consume -g g -n 1 t
+	expect 0 "3" ""
+	# The newest slot damaged (the one with the higher sequence number, at
+	# byte 44): the other one is the commit, and 3 comes again.
+	local newest
+	newest=$(perl -e 'open(my $f, "<:raw", $ARGV[0]) or die; read($f, my $b, 8192);
+		print unpack("V", substr($b, 44, 4)) > unpack("V", substr($b, 4140, 4)) ? 0 : 1' t/groups/g/commits)
+	printf 'X' | dd of=t/groups/g/commits bs=1 seek=$((newest * 4096 + 9)) conv=notrunc status=none
+	run_both es-consume -g g -n 1 t
+	expect 0 "3" ""
+	# Both slots damaged.
+	printf 'X' | dd of=t/groups/g/commits bs=1 seek=9 conv=notrunc status=none
+	printf 'X' | dd of=t/groups/g/commits bs=1 seek=4105 conv=notrunc status=none
 	run_both es-consume -g g t
-	expect 0 "$(seq 1 5)" "es-consume: warning: group 'g', partition 0: bad commit file: corrupt data; starting from --reset"
+	expect 0 "$(seq 1 5)" "es-consume: warning: group 'g', partition 0: damaged commit in groups/g/commits: corrupt data; starting from --reset"
 	run_both commits t
 	expect 0 "0 5" ""
+	# A first commit that never completed (its slot torn, the other slot
+	# never written) is no commit, not damage: it was not acknowledged.
+	make_topic u
+	seq 1 3 | es-produce u
+	es-consume -g g -n 1 u >/dev/null
+	dd if=/dev/zero of=u/groups/g/commits bs=4096 seek=1 count=1 conv=notrunc status=none
+	printf 'X' | dd of=u/groups/g/commits bs=1 seek=20 conv=notrunc status=none
+	run_both es-consume -g g u
+	expect 0 "$(seq 1 3)" ""
 }
 
 @test "-g: usage errors: --reset, -o/--since/-p, --exec without -g, a bad group name" {

@@ -296,6 +296,26 @@ EOF
 	bg_stop "$bg_pid"
 }
 
+@test "OWNER from another pid namespace, where /proc/locks hides the member's lock: still found" {
+	unshare --pid --fork --mount-proc true 2>/dev/null || skip "cannot make a pid namespace here"
+	make_topic t -p 4
+	seq 8 | es-produce t
+	bg_start es-consume -g g -f t >out 2>err
+	wait_for 10 owner_is t g 3 "$bg_pid"
+	# The table there lists no lock of ours...
+	[[ $(unshare --pid --fork --mount-proc cat /proc/locks | wc -l) == 0 ]]
+	# ...so es-lag probes every lock file instead of trusting it.
+	run unshare --pid --fork --mount-proc es-lag -J t
+	[[ $status == 0 ]]
+	[[ $(jq -c '[.topics[0].groups[0].partitions[] | [.owner == '"$bg_pid"', .owned]]' <<<"$output") == \
+		'[[true,true],[true,true],[true,true],[true,true]]' ]]
+	bg_stop "$bg_pid"
+	# And with no member, no owner, both ways.
+	run unshare --pid --fork --mount-proc es-lag -J t
+	[[ $(jq -c '[.topics[0].groups[0].partitions[].owned]' <<<"$output") == '[false,false,false,false]' ]]
+	[[ $(es-lag -J t | jq -c '[.topics[0].groups[0].partitions[].owned]') == '[false,false,false,false]' ]]
+}
+
 @test "STOPPED: the member is killed, records keep coming" {
 	make_topic t
 	seq 3 | es-produce t

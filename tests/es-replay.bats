@@ -295,7 +295,11 @@ estimated replay time: 0s$PLAN_ONLY" "es-replay: warning: partition 0: target ou
 		seq 1 6 | es-produce -p $p t4
 		set_commit t4 g $p 6
 	done
-	sums() { sha256sum t4/groups/g/[0-3].commit | awk '{print $1}' | paste -sd' '; }
+	sums() { # of each partition's region of the commits file
+		for p in 0 1 2 3; do
+			dd if=t4/groups/g/commits bs=8192 skip=$p count=1 status=none | sha256sum | cut -c1-64
+		done | paste -sd' '
+	}
 	read -r s0 s1 s2 s3 <<<"$(sums)"
 	run_both es-replay -g g --to 1 -p 1,3 --execute t4
 	expect 0 "$H
@@ -675,7 +679,7 @@ estimated replay time: 0s$PLAN_ONLY" "es-replay: warning: group 'g' has 1 live m
 	es-consume -g g t >/dev/null
 	# Stop es-replay as it comes to its first commit (the plan file is
 	# written, the replay lock held), by strace's signal injection.
-	at=$(kill_point '"0\.commit"' es-replay -g g --to 1 --execute t)
+	at=$(kill_point 'pwrite64\(.*, 4096, (0|4096)\)' es-replay -g g --to 1 --execute t)
 	bg_start strace -o /dev/null -e "inject=${at% *}:signal=STOP:when=${at#* }" \
 		es-replay -g g --to 1 --execute t >out 2>err
 	tracer=$bg_pid
@@ -713,7 +717,7 @@ estimated replay time: 0s$PLAN_ONLY" "es-replay: warning: group 'g' has 1 live m
 	es-consume -g g t >/dev/null
 	# Killed as it comes to the second commit: partition 0 moved, 1 and 2
 	# not.
-	at=$(kill_point '"1\.commit"' es-replay -g g --shift -3 --execute t)
+	at=$(kill_point 'pwrite64\(.*, 4096, (8192|12288)\)' es-replay -g g --shift -3 --execute t)
 	run strace -o /dev/null -e "inject=${at% *}:signal=KILL:when=${at#* }" \
 		es-replay -g g --shift -3 --execute t
 	[[ $status == 137 ]]
@@ -723,7 +727,7 @@ estimated replay time: 0s$PLAN_ONLY" "es-replay: warning: group 'g' has 1 live m
 	expect 0 "" "es-replay: warning: finished an interrupted replay (to=earliest to-time=-1 shift=-3 p=all)"
 	[[ $(committed t g) == "0=7 1=7 2=7" && ! -e t/groups/g/replay.plan ]]
 	# Another command finishes the old plan, then applies its own.
-	at=$(kill_point '"2\.commit"' es-replay -g g --to 1 --execute t)
+	at=$(kill_point 'pwrite64\(.*, 4096, (16384|20480)\)' es-replay -g g --to 1 --execute t)
 	run strace -o /dev/null -e "inject=${at% *}:signal=KILL:when=${at#* }" \
 		es-replay -g g --to 1 --execute t
 	[[ $status == 137 && $(committed t g) == "0=1 1=1 2=7" ]]
