@@ -772,13 +772,17 @@ int es_group_members(es_topic *t, const char *group, int *pids, size_t max,
 		     size_t *n, es_error *err)
 {
 	*n = 0;
-	int gfd = group_dir(t, group, 0, err);
-	if (gfd < 0)
-		return -gfd == ENOENT ? 0 : -gfd;
+	if (!es_group_name_ok(group)) {
+		es_err(err, "bad group name '%s'", group);
+		return ES_EUSAGE;
+	}
+	/* From the topic directory: no open of the group's (es-lag lists
+	 * the members of every group). A missing group has none. */
+	char path[300];
+	snprintf(path, sizeof path, "groups/%s/members", group);
 	char **names;
 	size_t k;
-	int rc = live_members(gfd, &names, &k);
-	close(gfd);
+	int rc = sorted_names(t->dirfd, path, member_alive, &names, &k);
 	if (rc) {
 		es_err(err, "group '%s': cannot list members: %s", group,
 		       strerror(rc));
