@@ -35,7 +35,9 @@ struct range {
 	size_t lo, hi;
 };
 
-enum { J_IDLE, J_READY, J_RUNNING, J_BACKOFF };
+/* READY: the range is to run; RUNNING: its command runs; EXITED: the
+ * command ended, its status not yet acted on (committed, retried). */
+enum { J_IDLE, J_READY, J_RUNNING, J_EXITED, J_BACKOFF };
 
 struct job {
 	struct part *pp;
@@ -48,7 +50,9 @@ struct job {
 	size_t nstack, capstack;
 	int narrowing;
 	uint32_t attempt; /* runs of the current range */
+	int fd;		  /* the current range, formatted (memfd), or -1 */
 	pid_t pid;
+	int wstatus;	  /* EXITED: how it ended */
 	int64_t wake;
 	uint64_t retries; /* not yet committed */
 	int status;	  /* the last exit status */
@@ -144,20 +148,32 @@ static int fill(struct job *j)
 	return 1;
 }
 
-static void spawn(es_group *g, struct job *j)
+/* Format the range to run into an anonymous file, ahead of its start. */
+static void stage(struct job *j)
 {
 	static es_buf fmt;
+	if (j->fd >= 0)
+		return;
 	fmt.len = 0;
 	for (size_t i = j->cur.lo; i < j->cur.hi; i++) {
 		es_record r;
 		to_record(j, i, &r);
 		format_record(&fmt, j->pp->id, &r);
-		j->recs[i].attempts++;
 	}
 	int fd = memfd_create("es-batch", MFD_CLOEXEC);
 	if (fd < 0 || cli_write_all(fd, fmt.data, fmt.len) ||
 	    lseek(fd, 0, SEEK_SET) != 0)
 		cli_die(EX_IOERR_, "cannot stage a batch: %s", strerror(errno));
+	j->fd = fd;
+}
+
+static void spawn(es_group *g, struct job *j)
+{
+	stage(j);
+	int fd = j->fd;
+	j->fd = -1;
+	for (size_t i = j->cur.lo; i < j->cur.hi; i++)
+		j->recs[i].attempts++;
 	j->attempt++;
 	char env[7][64];
 	snprintf(env[0], 64, "%u", j->pp->id);
@@ -372,8 +388,10 @@ int exec_run(es_topic *t, es_group *g, struct part *parts, uint32_t np,
 	unsigned char *give = calloc(np, 1);
 	if (!jobs || !give || pipe2(chld_pipe, O_NONBLOCK | O_CLOEXEC) != 0)
 		cli_die(EX_FAIL, "cannot set up --exec: %s", strerror(errno));
-	for (uint32_t i = 0; i < np; i++)
+	for (uint32_t i = 0; i < np; i++) {
 		jobs[i].pp = &parts[i];
+		jobs[i].fd = -1;
+	}
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_chld;
@@ -387,7 +405,30 @@ int exec_run(es_topic *t, es_group *g, struct part *parts, uint32_t np,
 		if (cli_signal || status ||
 		    (o.timeout_ms >= 0 && now - started >= o.timeout_ms))
 			stopping = 1;
-		/* Start what can start, a partition after another. */
+		/* Start what is staged before anything else: a command's start
+		 * is the critical path, and the commits and reads below then run
+		 * while it starts and runs (on another core, when there is one).
+		 * A batch is committed a little later; at-least-once either way. */
+		for (uint32_t k = 0; k < np && !stopping && running < o.jobs; k++) {
+			struct job *j = &jobs[(rr + k) % np];
+			if (j->pp->active && j->state == J_READY && j->fd >= 0) {
+				spawn(g, j);
+				running++;
+			}
+		}
+		/* Act on the commands that ended: commit, retry, narrow. */
+		for (uint32_t i = 0; i < np; i++) {
+			if (jobs[i].state != J_EXITED)
+				continue;
+			int st = finished(t, g, &jobs[i], jobs[i].wstatus);
+			if (st && !status) {
+				status = st;
+				stopping = 1;
+			}
+			last_work = cli_mono_ms();
+		}
+		/* Read and stage the next batches; start what can start, a
+		 * partition after another. */
 		int pending = 0;
 		for (uint32_t k = 0; k < np; k++) {
 			struct job *j = &jobs[(rr + k) % np];
@@ -408,6 +449,8 @@ int exec_run(es_topic *t, es_group *g, struct part *parts, uint32_t np,
 				spawn(g, j);
 				running++;
 			}
+			if (j->state == J_READY && !stopping)
+				stage(j);
 		}
 		rr++;
 		if (stopping && !running)
@@ -445,8 +488,12 @@ int exec_run(es_topic *t, es_group *g, struct part *parts, uint32_t np,
 		/* Give partitions away at a batch boundary: a batch not yet
 		 * handed to its command is simply left for the next owner. */
 		for (uint32_t p = 0; p < np; p++) {
-			if (!give[p] || jobs[p].state == J_RUNNING)
+			if (!give[p] || jobs[p].state == J_RUNNING ||
+			    jobs[p].state == J_EXITED)
 				continue;
+			if (jobs[p].fd >= 0)
+				close(jobs[p].fd);
+			jobs[p].fd = -1;
 			jobs[p].state = J_IDLE;
 			es_reader_close(parts[p].r);
 			parts[p].r = NULL;
@@ -486,14 +533,14 @@ int exec_run(es_topic *t, es_group *g, struct part *parts, uint32_t np,
 				if (jobs[i].state != J_RUNNING || jobs[i].pid != pid)
 					continue;
 				running--;
-				int st = finished(t, g, &jobs[i], ws);
-				if (st && !status)
-					status = st;
-				last_work = cli_mono_ms();
+				jobs[i].state = J_EXITED;
+				jobs[i].wstatus = ws;
 			}
 		}
 	}
 	for (uint32_t i = 0; i < np; i++) {
+		if (jobs[i].fd >= 0)
+			close(jobs[i].fd);
 		es_buf_free(&jobs[i].arena);
 		free(jobs[i].recs);
 		free(jobs[i].stack);

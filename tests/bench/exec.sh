@@ -131,6 +131,18 @@ nb=$(wc -l <"$S/counts")
 head -c 100000 "$W" >"$S/batch"
 t_sh=$(timed 1 "i=0; while [ \$i -lt $nb ]; do sh -c 'cat >/dev/null' <'$S/batch'; i=\$((i + 1)); done")
 echo "  of which spawning: $nb x sh -c 'cat >/dev/null' alone take $(secs "$t_sh")"
+# The ceiling that starting the commands sets, whatever es-consume does:
+# the records/s if a batch cost only its sh and cat, one at a time and
+# JOBS at a time (the machine's cores shared as -j JOBS shares them).
+echo "  ceiling from spawning alone:          $(grp "$(rate "$t_sh")") records/s one at a time" \
+	"(es-consume reaches $(awk -v a="$t_sh" -v b="$t_exec" 'BEGIN { printf "%.0f%%", a / b * 100 }'))"
+if [ "$JOBS" -gt 1 ]; then
+	per=$(((nb + JOBS - 1) / JOBS))
+	t_shj=$(timed 1 "k=0; while [ \$k -lt $JOBS ]; do (i=0; while [ \$i -lt $per ]; do sh -c 'cat >/dev/null' <'$S/batch'; i=\$((i + 1)); done) & k=\$((k + 1)); done; wait")
+	echo "                                        $(grp "$(rate "$t_shj")") records/s $JOBS at a time" \
+		"(-j $JOBS reaches $(awk -v a="$t_shj" -v b="$t_j" 'BEGIN { printf "%.0f%%", a / b * 100 }'))"
+fi
+echo "  cores: $(getconf _NPROCESSORS_ONLN)"
 verdict=met
 [ "$r_exec" -ge 1000000 ] || verdict="NOT met"
 echo "target: --exec >= 1,000,000 records/s: $verdict ($(awk -v r="$r_exec" 'BEGIN { printf "%.0f%%", r / 10000 }'))"
