@@ -69,4 +69,31 @@ static inline void check_rmtree(const char *path)
 		printf("# could not remove %s\n", path);
 }
 
+/* A new topic dir/name of parts partitions, open; segment-bytes and
+ * segment-age as given when not NULL. Exits when it cannot be made: no
+ * test can run without it. */
+static inline es_topic *check_make_topic(const char *dir, const char *name,
+					 unsigned parts, const char *seg_bytes,
+					 const char *seg_age)
+{
+	es_config c;
+	es_error err = {{0}};
+	es_topic *t = NULL;
+	char path[4200], n[16];
+	es_config_default(&c);
+	snprintf(n, sizeof n, "%u", parts);
+	CHECK_OK(es_config_set(&c, "partitions", n, &err), &err);
+	if (seg_bytes)
+		CHECK_OK(es_config_set(&c, "segment-bytes", seg_bytes, &err),
+			 &err);
+	if (seg_age)
+		CHECK_OK(es_config_set(&c, "segment-age", seg_age, &err), &err);
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	CHECK_OK(es_topic_create(path, &c, &err), &err);
+	CHECK_OK(es_topic_open(path, &t, &err), &err);
+	if (!t)
+		exit(2);
+	return t;
+}
+
 #endif

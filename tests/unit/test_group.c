@@ -19,19 +19,7 @@ static char root[4096];
 
 static es_topic *mk(const char *name, uint32_t parts)
 {
-	es_config c;
-	es_error err = {{0}};
-	es_topic *t = NULL;
-	char path[4200], n[16];
-	es_config_default(&c);
-	snprintf(n, sizeof n, "%u", parts);
-	CHECK_OK(es_config_set(&c, "partitions", n, &err), &err);
-	snprintf(path, sizeof path, "%s/%s", root, name);
-	CHECK_OK(es_topic_create(path, &c, &err), &err);
-	CHECK_OK(es_topic_open(path, &t, &err), &err);
-	if (!t)
-		exit(2);
-	return t;
+	return check_make_topic(root, name, parts, NULL, NULL);
 }
 
 /* A member of group "g" owning every partition. */

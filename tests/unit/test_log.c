@@ -35,25 +35,7 @@ static uint64_t rnd(void)
 static es_topic *mk(const char *name, uint32_t parts, const char *seg_bytes,
 		    const char *seg_age)
 {
-	es_config c;
-	es_error err = {{0}};
-	es_topic *t = NULL;
-	char path[4200], n[16];
-
-	es_config_default(&c);
-	snprintf(n, sizeof n, "%u", parts);
-	CHECK_OK(es_config_set(&c, "partitions", n, &err), &err);
-	if (seg_bytes)
-		CHECK_OK(es_config_set(&c, "segment-bytes", seg_bytes, &err),
-			 &err);
-	if (seg_age)
-		CHECK_OK(es_config_set(&c, "segment-age", seg_age, &err), &err);
-	snprintf(path, sizeof path, "%s/%s", root, name);
-	CHECK_OK(es_topic_create(path, &c, &err), &err);
-	CHECK_OK(es_topic_open(path, &t, &err), &err);
-	if (!t)
-		exit(2); /* nothing below can run without it */
-	return t;
+	return check_make_topic(root, name, parts, seg_bytes, seg_age);
 }
 
 static void ppath(char *buf, es_topic *t, uint32_t p, const char *name)
