@@ -999,3 +999,10 @@ EOF
 2 100
 3 100" ""
 }
+
+@test "--exec: kill -9 at every system call from the commits file on (strace): the file reads clean, no commit is ahead, a rerun hands on the rest" {
+	command -v strace >/dev/null || skip "strace is not installed"
+	run "$tools/exec-crash.sh" "$BATS_TEST_TMPDIR/w"
+	echo "# $output" >&3
+	[[ $status == 0 ]]
+}
