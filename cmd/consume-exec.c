@@ -208,17 +208,37 @@ static void spawn(es_group *g, struct job *j)
 	posix_spawnattr_setsigdefault(&sa, &dfl);
 	posix_spawnattr_setflags(&sa, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 	char *argv[] = {"sh", "-c", (char *)o.exec, NULL};
-	char *envp[8 + 512];
-	static char vars[7][128];
-	snprintf(vars[0], 128, "ES_TOPIC=%s", o.topic);
-	snprintf(vars[1], 128, "ES_GROUP=%s", o.group);
-	snprintf(vars[2], 128, "ES_PARTITION=%s", env[0]);
-	snprintf(vars[3], 128, "ES_FIRST_OFFSET=%s", env[1]);
-	snprintf(vars[4], 128, "ES_LAST_OFFSET=%s", env[2]);
-	snprintf(vars[5], 128, "ES_COUNT=%s", env[3]);
-	snprintf(vars[6], 128, "ES_ATTEMPT=%s", env[4]);
+	/* Ours, then the rest of the environment, however large. */
+	static char **envp;
+	static size_t envcap;
+	size_t nenv = 0;
+	for (char **e = environ; *e; e++)
+		nenv++;
+	if (nenv + 8 > envcap) {
+		envcap = nenv + 8;
+		free(envp);
+		if (!(envp = malloc(envcap * sizeof *envp)))
+			cli_die(EX_FAIL, "out of memory");
+	}
+	/* The topic and group whole, however long a path the topic is. */
+	static char *vars[7], nums[5][96];
+	if (!vars[0]) {
+		size_t tl = strlen(o.topic) + sizeof "ES_TOPIC=";
+		size_t gl = strlen(o.group) + sizeof "ES_GROUP=";
+		if (!(vars[0] = malloc(tl)) || !(vars[1] = malloc(gl)))
+			cli_die(EX_FAIL, "out of memory");
+		snprintf(vars[0], tl, "ES_TOPIC=%s", o.topic);
+		snprintf(vars[1], gl, "ES_GROUP=%s", o.group);
+		for (int k = 0; k < 5; k++)
+			vars[2 + k] = nums[k];
+	}
+	snprintf(nums[0], 96, "ES_PARTITION=%s", env[0]);
+	snprintf(nums[1], 96, "ES_FIRST_OFFSET=%s", env[1]);
+	snprintf(nums[2], 96, "ES_LAST_OFFSET=%s", env[2]);
+	snprintf(nums[3], 96, "ES_COUNT=%s", env[3]);
+	snprintf(nums[4], 96, "ES_ATTEMPT=%s", env[4]);
 	size_t ne = 0;
-	for (char **e = environ; *e && ne < 512; e++) {
+	for (char **e = environ; *e; e++) {
 		int ours = 0; /* replaced below, never doubled */
 		for (int k = 0; k < 7 && !ours; k++)
 			ours = !strncmp(*e, vars[k], strcspn(vars[k], "=") + 1);

@@ -1006,3 +1006,14 @@ EOF
 	echo "# $output" >&3
 	[[ $status == 0 ]]
 }
+
+@test "--exec: the command gets the whole environment, however large, and ES_TOPIC whole, however long the path" {
+	local dir
+	dir=$(printf 'd%.0s' $(seq 1 150))
+	mkdir "$dir"
+	make_topic "$dir/t"
+	echo x | es-produce "$dir/t"
+	for i in $(seq 1 700); do export "V$i=$i"; done
+	run_both es-consume -g g --exec 'echo "$ES_TOPIC" $V1 $V350 $V700 $ES_GROUP $ES_COUNT' "$dir/t"
+	expect 0 "$dir/t 1 350 700 g 1" ""
+}
