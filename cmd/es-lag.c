@@ -62,6 +62,7 @@ static const char *const st_colour[ST_N] = {"32", "33", "31", "31", "1;35",
 					    "1;31"};
 
 #define WINDOW 10	      /* commit points judged, as Burrow's window */
+#define GROUP_BATCH 32	      /* groups whose commits are read together */
 #define RATE_MIN_MS 2000      /* a rate over less time is noise */
 #define STALL_MIN_MS 60000    /* default --stall, unless 10 gaps are longer */
 #define RISK_MARGIN 10	      /* percent of retention: AT-RISK before it */
@@ -302,6 +303,38 @@ static void judge(struct topic *tp, uint32_t p, const es_commit_info *ci,
 		r->eta_ms = (int64_t)((double)left / (r->rate - prate) * 1000);
 }
 
+/* One group's row of partition p: its commit, owner and verdict. */
+static void collect_row(struct topic *tp, struct group *g, uint32_t p)
+{
+	es_error err = {{0}};
+	struct row *r = &g->rows[p];
+	r->age_ms = r->since_commit_ms = r->eta_ms = -1;
+	r->commit_ts = -1;
+	r->rate = -1;
+	es_commit_info ci;
+	int rc = g->commits ? es_commits_read(g->commits, p, &ci, &err)
+			    : es_group_read(tp->t, g->name, p, &ci, &err);
+	if (rc && rc != ENOENT)
+		cli_warn("topic '%s': %s", tp->name, err.msg);
+	r->owner = g->owners[p];
+	if (rc || ci.offset == ES_NO_OFFSET)
+		return;
+	r->has_commit = 1;
+	r->retries = ci.retries;
+	r->dead = ci.dead_letters;
+	r->retry_rate = -1;
+	judge(tp, p, &ci, r);
+	g->lag += r->lag;
+	g->retries += r->retries;
+	if (r->retry_rate > 0)
+		g->retry_rate += r->retry_rate;
+	g->dead += r->dead;
+	if (r->age_ms > g->max_age)
+		g->max_age = r->age_ms;
+	if (r->status > g->status)
+		g->status = r->status;
+}
+
 static void collect_topic(struct topic *tp)
 {
 	es_error err = {{0}};
@@ -346,60 +379,49 @@ static void collect_topic(struct topic *tp)
 		 * of a dead one, which outlives it. */
 		g->owners = xcalloc(np, sizeof *g->owners);
 		es_group_owners(tp->t, g->name, locks, np, g->owners);
-		if ((rc = es_commits_open(tp->t, g->name, &g->commits, &err)))
-			cli_warn("topic '%s': %s", tp->name, err.msg);
 	}
 	free(names);
 	/* Partition by partition: its facts, then its groups, which share
-	 * the segment the facts opened for their oldest unprocessed records. */
+	 * the segment the facts opened for their oldest unprocessed records;
+	 * GROUP_BATCH groups at a time, each with its commits reader open (a
+	 * buffer each), so that memory stays small however many groups. */
 	uint64_t rmax = 0, bmax = 0;
-	for (uint32_t p = 0; p < np; p++) {
-		es_partition_info *pi = &tp->parts[p].pi;
-		if ((rc = es_lookup_open(tp->t, p, pi, &tp->look, &err))) {
-			tp->look = NULL;
-			topic_fail(tp, cli_status(rc), "%s", err.msg);
-			return;
-		}
-		uint64_t recs = pi->next_offset - pi->first_offset;
-		tp->records += recs;
-		tp->bytes += pi->bytes;
-		if (recs > rmax) {
-			rmax = recs;
-			tp->hot = p;
-		}
-		if (pi->bytes > bmax)
-			bmax = pi->bytes;
-		for (size_t k = 0; k < tp->ngroups; k++) {
+	for (size_t g0 = 0; g0 == 0 || g0 < tp->ngroups; g0 += GROUP_BATCH) {
+		size_t g1 = g0 + GROUP_BATCH < tp->ngroups ? g0 + GROUP_BATCH
+							   : tp->ngroups;
+		for (size_t k = g0; k < g1; k++) {
 			struct group *g = &tp->groups[k];
-			struct row *r = &g->rows[p];
-			r->age_ms = r->since_commit_ms = r->eta_ms = -1;
-			r->commit_ts = -1;
-			r->rate = -1;
-			es_commit_info ci;
-			rc = g->commits ? es_commits_read(g->commits, p, &ci, &err)
-					: es_group_read(tp->t, g->name, p, &ci, &err);
-			if (rc && rc != ENOENT)
+			if ((rc = es_commits_open(tp->t, g->name, &g->commits, &err)))
 				cli_warn("topic '%s': %s", tp->name, err.msg);
-			r->owner = g->owners[p];
-			if (rc || ci.offset == ES_NO_OFFSET)
-				continue;
-			r->has_commit = 1;
-			r->retries = ci.retries;
-			r->dead = ci.dead_letters;
-			r->retry_rate = -1;
-			judge(tp, p, &ci, r);
-			g->lag += r->lag;
-			g->retries += r->retries;
-			if (r->retry_rate > 0)
-				g->retry_rate += r->retry_rate;
-			g->dead += r->dead;
-			if (r->age_ms > g->max_age)
-				g->max_age = r->age_ms;
-			if (r->status > g->status)
-				g->status = r->status;
 		}
-		es_lookup_close(tp->look);
-		tp->look = NULL;
+		for (uint32_t p = 0; p < np; p++) {
+			es_partition_info *pi = &tp->parts[p].pi;
+			if ((rc = es_lookup_open(tp->t, p, g0 ? NULL : pi, &tp->look,
+						 &err))) {
+				tp->look = NULL;
+				topic_fail(tp, cli_status(rc), "%s", err.msg);
+				return;
+			}
+			if (!g0) {
+				uint64_t recs = pi->next_offset - pi->first_offset;
+				tp->records += recs;
+				tp->bytes += pi->bytes;
+				if (recs > rmax) {
+					rmax = recs;
+					tp->hot = p;
+				}
+				if (pi->bytes > bmax)
+					bmax = pi->bytes;
+			}
+			for (size_t k = g0; k < g1; k++)
+				collect_row(tp, &tp->groups[k], p);
+			es_lookup_close(tp->look);
+			tp->look = NULL;
+		}
+		for (size_t k = g0; k < g1; k++) {
+			es_commits_close(tp->groups[k].commits);
+			tp->groups[k].commits = NULL;
+		}
 	}
 	tp->rskew = tp->records ? (double)rmax * np / (double)tp->records : -1;
 	tp->bskew = tp->bytes ? (double)bmax * np / (double)tp->bytes : -1;

@@ -763,3 +763,17 @@ start_watch() { # rows cols command
 	prom_check textfile2/es.prom
 	grep -qx 'es_consumer_lag_records{topic="likes",group="counter",partition="1"} 2' textfile2/es.prom
 }
+
+@test "more groups than es-lag reads together (32): every group's rows are right, the topic's facts counted once" {
+	make_topic t -p 2
+	seq 1 20 | es-produce t
+	local g want=""
+	for g in $(seq 1 70); do
+		es-consume -g "g$(printf %02d "$g")" -n $((g % 20)) t >/dev/null
+		want+="g$(printf %02d "$g") $((20 - g % 20))"$'\n'
+	done
+	run es-lag -J t
+	[[ $status == 0 ]]
+	[[ $(jq -r '.topics[0].groups[] | "\(.group) \(.lag)"' <<<"$output") == "${want%$'\n'}" ]]
+	[[ $(jq -r '.topics[0] | "\(.records) \(.bytes) \([.partition_stats[].records] | add)"' <<<"$output") == "20 $(($(stat -c %s t/0/*.log) + $(stat -c %s t/1/*.log) + $(stat -c %s t/0/*.index) + $(stat -c %s t/1/*.index))) 20" ]]
+}
