@@ -28,12 +28,16 @@
  * (5) One file for the group, not one per partition: es-lag reads every
  *     group's every partition, and one open and a read per few partitions
  *     cost a tenth of an open, a read and a close each. Owners of
- *     different partitions write different pages of it; it is made with
- *     O_EXCL (never renamed over, which would undo the others' commits).
+ *     different partitions write different pages of it; it is made under a
+ *     temporary name and linked into place, never renamed over (which
+ *     would undo the others' commits). An earlier build's P.commit files
+ *     (one region each) are read while it is missing, and copied into it
+ *     when it is made.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/file.h>
@@ -548,27 +552,93 @@ static int parse_region(const unsigned char *b, const char *group, uint32_t p,
 	return rc;
 }
 
+/* The partition of an earlier build's commit file name ("P.commit"), or
+ * -1. Those files held the same two slots as a region. */
+static long legacy_partition(const char *name)
+{
+	long p = 0;
+	const char *s = name;
+	if (*s < '0' || *s > '9' || (*s == '0' && s[1] != '.'))
+		return -1;
+	while (*s >= '0' && *s <= '9' && p < 1000000)
+		p = p * 10 + (*s++ - '0');
+	return strcmp(s, ".commit") == 0 ? p : -1;
+}
+
+/* Make the commits file: under a temporary name, with the regions of an
+ * earlier build's P.commit files if there are any, synced, then linked
+ * into place. A link never replaces a file, so a member that made it
+ * first wins and nothing it committed is undone; the file is never
+ * renamed over. The old files go once the new one is in place. */
+static int make_commits(int gfd)
+{
+	char tmp[64];
+	snprintf(tmp, sizeof tmp, COMMITS ".tmp.%d", (int)getpid());
+	unlinkat(gfd, tmp, 0); /* ours, from a run killed here */
+	int fd = openat(gfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -1;
+	es_dirscan *d = malloc(sizeof *d);
+	int rc = d ? 0 : ENOMEM, legacy = 0;
+	es_dirent e;
+	if (d)
+		es_dirscan_start(d, gfd, 1);
+	while (!rc && d && es_dirscan_next(d, &e)) {
+		long p = legacy_partition(e.name);
+		if (p < 0) {
+			/* Another creator's temporary file, left by a crash. */
+			long pid = 0;
+			if (!strncmp(e.name, COMMITS ".tmp.", sizeof COMMITS + 4) &&
+			    (pid = atol(e.name + sizeof COMMITS + 4)) > 0 &&
+			    kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+				unlinkat(gfd, e.name, 0);
+			continue;
+		}
+		unsigned char b[COMMIT_REGION];
+		int ofd = openat(gfd, e.name, O_RDONLY | O_CLOEXEC);
+		ssize_t n = ofd < 0 ? -1 : es_pread_full(ofd, b, sizeof b, 0);
+		if (ofd >= 0)
+			close(ofd);
+		if (n == COMMIT_REGION)
+			rc = es_pwrite_all(fd, b, sizeof b, (off_t)p * COMMIT_REGION);
+		legacy = 1;
+	}
+	if (!rc && d && d->rc)
+		rc = d->rc;
+	free(d);
+	if (!rc && fsync(fd) != 0)
+		rc = errno;
+	if (!rc && linkat(gfd, tmp, gfd, COMMITS, 0) != 0)
+		rc = errno;
+	if (!rc && es_fsync_dir(gfd) != 0)
+		rc = errno;
+	unlinkat(gfd, tmp, 0);
+	close(fd);
+	if (rc == EEXIST) /* made by another member just now */
+		return openat(gfd, COMMITS, O_RDWR | O_CLOEXEC);
+	if (rc) {
+		errno = rc;
+		return -1;
+	}
+	if (legacy && (d = malloc(sizeof *d))) {
+		es_dirscan_start(d, gfd, 1);
+		while (es_dirscan_next(d, &e))
+			if (legacy_partition(e.name) >= 0)
+				unlinkat(gfd, e.name, 0);
+		free(d);
+	}
+	return openat(gfd, COMMITS, O_RDWR | O_CLOEXEC);
+}
+
 /* The commits file of a group directory, opened for writing; made if
- * missing (empty: no commits), durably. Never replaced by a rename: other
- * partitions' owners write to it at the same time. */
+ * missing, durably. Never replaced: other partitions' owners write to it
+ * at the same time. */
 static int open_commits_rw(int gfd)
 {
 	int fd = openat(gfd, COMMITS, O_RDWR | O_CLOEXEC);
 	if (fd >= 0 || errno != ENOENT)
 		return fd;
-	fd = openat(gfd, COMMITS, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd >= 0) {
-		if (fsync(fd) != 0 || es_fsync_dir(gfd) != 0) {
-			int e = errno;
-			close(fd);
-			errno = e;
-			return -1;
-		}
-		return fd;
-	}
-	if (errno == EEXIST) /* made by another member just now */
-		return openat(gfd, COMMITS, O_RDWR | O_CLOEXEC);
-	return -1;
+	return make_commits(gfd);
 }
 
 static int write_commit(es_topic *t, int fd, const char *group, uint32_t p,
@@ -664,17 +734,33 @@ static int open_commits_ro(es_topic *t, const char *group, es_error *err)
 	return fd < 0 ? -errno : fd;
 }
 
+/* Partition p's commit file of an earlier build, read while the group has
+ * no commits file yet (its first commit by this build makes one of them):
+ * -errno, or an fd. */
+static int open_legacy(es_topic *t, const char *group, uint32_t p)
+{
+	char path[300];
+	snprintf(path, sizeof path, "groups/%s/%u.commit", group, p);
+	int fd = openat(t->dirfd, path, O_RDONLY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
 int es_group_read(es_topic *t, const char *group, uint32_t p,
 		  es_commit_info *info, es_error *err)
 {
 	no_commit(info);
+	uint32_t at = p; /* the region's number in the file */
 	int fd = open_commits_ro(t, group, err);
+	if (fd == -ENOENT) {
+		fd = open_legacy(t, group, p);
+		at = 0; /* a legacy file is partition p's region alone */
+	}
 	if (fd < 0)
 		return -fd;
 	unsigned char b[COMMIT_REGION];
 	int slot;
 	uint32_t seq;
-	int rc = read_region(fd, p, b);
+	int rc = read_region(fd, at, b);
 	close(fd);
 	if (rc) {
 		es_err(err, "group '%s', partition %u: cannot read the commit: %s",
@@ -689,6 +775,7 @@ int es_group_read(es_topic *t, const char *group, uint32_t p,
 #define COMMITS_CHUNK 8
 
 struct es_commits {
+	es_topic *t;
 	char *group;
 	int fd; /* -1: no commits file */
 	uint32_t first, n; /* the regions in buf */
@@ -703,6 +790,7 @@ int es_commits_open(es_topic *t, const char *group, es_commits **out,
 		free(c);
 		return ENOMEM;
 	}
+	c->t = t;
 	c->fd = open_commits_ro(t, group, err);
 	if (c->fd < 0 && c->fd != -ENOENT) {
 		int rc = -c->fd;
@@ -717,8 +805,8 @@ int es_commits_read(es_commits *c, uint32_t p, es_commit_info *info,
 		    es_error *err)
 {
 	no_commit(info);
-	if (c->fd < 0)
-		return ENOENT;
+	if (c->fd < 0) /* none yet: an earlier build's files, if any */
+		return es_group_read(c->t, c->group, p, info, err);
 	if (p < c->first || p >= c->first + c->n) {
 		c->n = 0;
 		ssize_t n = es_pread_full(c->fd, c->buf, sizeof c->buf,

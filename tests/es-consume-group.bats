@@ -129,11 +129,14 @@ b" ""
 commit_steps() {
 	perl -ne '
 		BEGIN { $p = shift @ARGV }
-		my $flags = /openat\(.*"commits", ([A-Z_|]+)/ ? $1 : "";
+		my $flags = /openat\(.*"commits(\.tmp\.\d+)?", ([A-Z_|]+)/ ? $2 : "";
 		if ($flags =~ /O_CREAT/) {
-			print "create commits", ($flags =~ /O_EXCL/ ? " O_EXCL" : ""), "\n";
-		} elsif (/^\d+\s+fsync\(\d+<[^>]*\/groups\/g\/commits>\)\s*= 0/) {
-			print "sync commits\n";
+			print "create ", (/"commits\.tmp\.\d+"/ ? "commits.tmp.PID" : "commits"),
+				($flags =~ /O_EXCL/ ? " O_EXCL" : ""), "\n";
+		} elsif (/^\d+\s+fsync\(\d+<[^>]*\/groups\/g\/commits(\.tmp\.\d+)?>\)\s*= 0/) {
+			print "sync ", ($1 ? "commits.tmp.PID" : "commits"), "\n";
+		} elsif (/linkat\(.*"commits\.tmp\.\d+", .*"commits", 0\)\s*= 0/) {
+			print "link it as commits\n";
 		} elsif (/^\d+\s+fsync\(\d+<[^>]*\/groups\/g>\)\s*= 0/) {
 			print "sync the group directory\n";
 		} elsif (/^\d+\s+pwrite64\(\d+<[^>]*\/groups\/g\/commits>, .*, (\d+), (\d+)\)\s*= \d+/) {
@@ -150,7 +153,7 @@ commit_steps() {
 	' "$2" "$1"
 }
 
-@test "-g: the commits file is made durably (O_EXCL, fsync, directory fsync), then a partition's two slots are written in turn" {
+@test "-g: the commits file is made whole (temporary file, fsync, link, directory fsync), then a partition's two slots are written in turn" {
 	make_topic t -p 2
 	seq 3 | es-produce -p 1 t
 	es-consume -g g t >out
@@ -176,13 +179,14 @@ commit_steps() {
 	# A new group's first commit: the file made durably, then the slot.
 	make_topic t2 -p 2
 	seq 3 | es-produce -p 1 t2
-	strace -f -y -o trace3 -e trace=openat,write,pwrite64,fsync,fdatasync,close,rename,renameat,renameat2 \
+	strace -f -y -o trace3 -e trace=openat,write,pwrite64,fsync,fdatasync,close,rename,renameat,renameat2,linkat \
 		es-consume -g g -n 1 t2 >out
 	run_both commit_steps trace3 1
 	# (after the making of the group directory, synced too)
 	[[ $output == "sync the group directory
-create commits O_EXCL
-sync commits
+create commits.tmp.PID O_EXCL
+sync commits.tmp.PID
+link it as commits
 sync the group directory
 write slot 0 (4096 bytes)
 sync"* ]]
@@ -1016,4 +1020,39 @@ EOF
 	for i in $(seq 1 700); do export "V$i=$i"; done
 	run_both es-consume -g g --exec 'echo "$ES_TOPIC" $V1 $V350 $V700 $ES_GROUP $ES_COUNT' "$dir/t"
 	expect 0 "$dir/t 1 350 700 g 1" ""
+}
+
+@test "-g: a group of an earlier build (a P.commit file per partition) is read as it is, and moved into the commits file by its next commit" {
+	make_topic t -p 3
+	for p in 0 1 2; do seq 1 5 | es-produce -p $p t; done
+	es-replay -g g --to 4 -p 0 --execute t >/dev/null
+	es-replay -g g --to 2 -p 1 --execute t >/dev/null
+	# The earlier layout: partition P's two slots alone in P.commit.
+	for p in 0 1; do
+		dd if=t/groups/g/commits of=t/groups/g/$p.commit bs=8192 skip=$p count=1 status=none
+	done
+	rm t/groups/g/commits
+	run_both commits t
+	expect 0 "0 -
+1 -
+2 -" ""
+	# Readers take the old files...
+	[[ $(es-lag -J t | jq -c '[.topics[0].groups[0].partitions[].current_offset]') == '[4,2,null]' ]]
+	[[ $(es-replay -g g -J t | jq -c '[.partitions[].committed_now]') == '[4,2,null]' ]]
+	# ...and a member goes on from them, nothing handed on twice.
+	run_both es-consume -g g t
+	expect 0 "5
+3
+4
+5
+1
+2
+3
+4
+5" ""
+	[[ $(ls t/groups/g) == $'0.lock\n1.lock\n2.lock\ncommits\nmembers\nreplay.lock' ]]
+	run_both commits t
+	expect 0 "0 5
+1 5
+2 5" ""
 }
