@@ -131,6 +131,17 @@ static int group_dir(es_topic *t, const char *name, int create, es_error *err)
 	return fd;
 }
 
+/* Remove name if it is the temporary commits file of a creator that died
+ * (a kill between its link and its unlink leaves it). */
+static void sweep_commits_tmp(int gfd, const char *name)
+{
+	long pid;
+	if (!strncmp(name, COMMITS ".tmp.", sizeof COMMITS + 4) &&
+	    (pid = atol(name + sizeof COMMITS + 4)) > 0 &&
+	    kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+		unlinkat(gfd, name, 0);
+}
+
 int es_group_join(es_topic *t, const char *name, es_group **out, es_error *err)
 {
 	int dfd = group_dir(t, name, 1, err);
@@ -153,6 +164,14 @@ int es_group_join(es_topic *t, const char *name, es_group **out, es_error *err)
 	g->dirfd = dfd;
 	g->memfd = -1;
 	g->cfd = -1;
+	es_dirscan *d = malloc(sizeof *d);
+	if (d) {
+		es_dirent e;
+		es_dirscan_start(d, dfd, 0);
+		while (es_dirscan_next(d, &e))
+			sweep_commits_tmp(dfd, e.name);
+		free(d);
+	}
 	g->n = t->cfg.partitions;
 	g->name = strdup(name);
 	g->lockfd = malloc(g->n * sizeof *g->lockfd);
@@ -586,12 +605,7 @@ static int make_commits(int gfd)
 	while (!rc && d && es_dirscan_next(d, &e)) {
 		long p = legacy_partition(e.name);
 		if (p < 0) {
-			/* Another creator's temporary file, left by a crash. */
-			long pid = 0;
-			if (!strncmp(e.name, COMMITS ".tmp.", sizeof COMMITS + 4) &&
-			    (pid = atol(e.name + sizeof COMMITS + 4)) > 0 &&
-			    kill((pid_t)pid, 0) != 0 && errno == ESRCH)
-				unlinkat(gfd, e.name, 0);
+			sweep_commits_tmp(gfd, e.name);
 			continue;
 		}
 		unsigned char b[COMMIT_REGION];

@@ -5,8 +5,9 @@
 # check after each: the commits file reads without a complaint; no
 # partition's commit is ahead of what its command was handed and took
 # (exit 0); and a rerun hands on every record not yet committed, ending
-# with everything committed. Run by es-consume-group.bats (a plain script:
-# bats' tracing of every command would triple its time).
+# with everything committed and no temporary file left. Run by
+# es-consume-group.bats (a plain script: bats' tracing of every command
+# would triple its time).
 #
 # Usage: exec-crash.sh WORKDIR    (PATH with the es binaries)
 # Prints "killed at each of N system calls: ..." and exits 0, or says what
@@ -84,6 +85,9 @@ while read -r name n; do
 			grep -qx "$p-$i" got || { echo "$name #$n: $p-$i never handed on"; exit 1; }
 		done
 	done
+	# A temporary commits file the kill left is gone after the rerun.
+	! compgen -G 't/groups/g/commits.tmp.*' >/dev/null ||
+		{ echo "$name #$n: left $(ls t/groups/g/commits.tmp.*)"; exit 1; }
 	# Records handed on twice: at most a batch in flight per partition.
 	dups=$(($(wc -l <got) - 12))
 	((dups <= 4)) || { echo "$name #$n: $dups records twice"; exit 1; }
