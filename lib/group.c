@@ -571,9 +571,10 @@ static int parse_region(const unsigned char *b, const char *group, uint32_t p,
 	return rc;
 }
 
-/* The partition of an earlier build's commit file name ("P.commit"), or
- * -1. Those files held the same two slots as a region. */
-static long legacy_partition(const char *name)
+/* The partition P of a per-partition file's name, "P" and then suffix
+ * (".lock"; ".commit", an earlier build's commit file, which held the same
+ * two slots as a region), or -1. */
+static long name_partition(const char *name, const char *suffix)
 {
 	long p = 0;
 	const char *s = name;
@@ -581,7 +582,7 @@ static long legacy_partition(const char *name)
 		return -1;
 	while (*s >= '0' && *s <= '9' && p < 1000000)
 		p = p * 10 + (*s++ - '0');
-	return strcmp(s, ".commit") == 0 ? p : -1;
+	return strcmp(s, suffix) == 0 ? p : -1;
 }
 
 /* Make the commits file: under a temporary name, with the regions of an
@@ -603,7 +604,7 @@ static int make_commits(int gfd)
 	if (d)
 		es_dirscan_start(d, gfd, 1);
 	while (!rc && d && es_dirscan_next(d, &e)) {
-		long p = legacy_partition(e.name);
+		long p = name_partition(e.name, ".commit");
 		if (p < 0) {
 			sweep_commits_tmp(gfd, e.name);
 			continue;
@@ -637,7 +638,7 @@ static int make_commits(int gfd)
 	if (legacy && (d = malloc(sizeof *d))) {
 		es_dirscan_start(d, gfd, 1);
 		while (es_dirscan_next(d, &e))
-			if (legacy_partition(e.name) >= 0)
+			if (name_partition(e.name, ".commit") >= 0)
 				unlinkat(gfd, e.name, 0);
 		free(d);
 	}
@@ -924,17 +925,6 @@ int es_group_owner(es_topic *t, const char *group, uint32_t p, int *pid)
 	return 0;
 }
 
-/* The partition of a lock file's name ("P.lock"), or -1. */
-static long lock_partition(const char *name)
-{
-	long p = 0;
-	const char *s = name;
-	if (*s < '0' || *s > '9' || (*s == '0' && s[1] != '.'))
-		return -1;
-	while (*s >= '0' && *s <= '9' && p < 1000000)
-		p = p * 10 + (*s++ - '0');
-	return strcmp(s, ".lock") == 0 ? p : -1;
-}
 
 int es_group_owners(es_topic *t, const char *group, const es_locktable *locks,
 		    uint32_t np, int *pids)
@@ -967,7 +957,7 @@ int es_group_owners(es_topic *t, const char *group, const es_locktable *locks,
 		es_dirscan_start(d, gfd, 0);
 		es_dirent e;
 		while (es_dirscan_next(d, &e)) {
-			long p = lock_partition(e.name);
+			long p = name_partition(e.name, ".lock");
 			if (p >= 0 && p < (long)np && es_locktable_has(locks, e.ino))
 				owner_probe(gfd, e.name, &pids[p]);
 		}
