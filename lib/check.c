@@ -195,16 +195,9 @@ static int scan(seg_check *c, es_error *err)
 			uint32_t size = es_record_size((unsigned char *)b.data);
 			if (r.timestamp > c->run_max)
 				c->run_max = r.timestamp;
-			if (!have_idx || pos - last_idx >= ES_IDX_INTERVAL) {
-				unsigned char e[ES_IDX_ENTRY];
-				es_idx_entry ie = {(uint32_t)(r.offset - c->base),
-						   (uint32_t)pos, c->run_max};
-				es_idx_pack(e, &ie);
-				if ((rc = es_buf_append(&c->idx, e, sizeof e)))
-					goto out;
-				have_idx = 1;
-				last_idx = pos;
-			}
+			if ((rc = es_idx_note(&c->idx, &have_idx, &last_idx, c->base,
+					      r.offset, pos, c->run_max)))
+				goto out;
 			expect = r.offset + 1;
 			c->prev_last = r.offset;
 			c->have_prev = 1;

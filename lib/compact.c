@@ -240,16 +240,9 @@ static int out_record(segout *o, const es_record *r, const unsigned char *raw,
 			return rc;
 		return o->block.len >= ES_ZB_TARGET ? out_block(o) : 0;
 	}
-	if (!o->have_idx || o->size - o->last_idx_pos >= ES_IDX_INTERVAL) {
-		es_idx_entry ie = {(uint32_t)(r->offset - o->base), (uint32_t)o->size,
-				   o->run_max};
-		unsigned char e[ES_IDX_ENTRY];
-		es_idx_pack(e, &ie);
-		if ((rc = es_buf_append(&o->idx, e, sizeof e)))
-			return rc;
-		o->have_idx = 1;
-		o->last_idx_pos = o->size;
-	}
+	if ((rc = es_idx_note(&o->idx, &o->have_idx, &o->last_idx_pos, o->base,
+			      r->offset, o->size, o->run_max)))
+		return rc;
 	if ((rc = es_buf_append(&o->block, raw, len)))
 		return rc;
 	o->size += len;

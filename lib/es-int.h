@@ -79,6 +79,13 @@ typedef struct es_idx_entry {
 
 void es_idx_pack(unsigned char *p, const es_idx_entry *e);
 void es_idx_unpack(const unsigned char *p, es_idx_entry *e);
+/* The index rule, for every writer of an index: an entry at a segment's
+ * first record, then at the first record ES_IDX_INTERVAL bytes or more
+ * after the last entry, carrying the largest timestamp so far. Appends
+ * the entry for the record at pos to idx when one is due; *have and *last
+ * (the last entry's position) are the caller's state. 0 or ENOMEM. */
+int es_idx_note(es_buf *idx, int *have, uint64_t *last, uint64_t base,
+		uint64_t offset, uint64_t pos, int64_t max_ts);
 void es_seg_name(char *buf, uint64_t base, const char *ext);
 /* Sorted base offsets of the segments in a partition directory; rewind
  * unless the descriptor was just opened and never read. */

@@ -385,18 +385,9 @@ int es_pwriter_recover(es_pwriter *w, es_problem_fn fn, void *arg,
 			max_ts = r.timestamp;
 		if (first_ts < 0 && pos == 0)
 			first_ts = r.timestamp;
-		if (!w->s.have_idx || pos - w->s.last_idx_pos >= ES_IDX_INTERVAL) {
-			if (!w->s.have_idx || pos != w->s.last_idx_pos) {
-				es_idx_entry ie = {(uint32_t)(r.offset - w->s.seg_base),
-						   (uint32_t)pos, max_ts};
-				unsigned char e[ES_IDX_ENTRY];
-				es_idx_pack(e, &ie);
-				if ((rc = es_buf_append(&w->idx, e, sizeof e)))
-					goto out;
-			}
-			w->s.have_idx = 1;
-			w->s.last_idx_pos = pos;
-		}
+		if ((rc = es_idx_note(&w->idx, &w->s.have_idx, &w->s.last_idx_pos,
+				      w->s.seg_base, r.offset, pos, max_ts)))
+			goto out;
 		last = r.offset;
 		next = r.offset + 1;
 		pos += rsize;
@@ -535,16 +526,9 @@ int es_pwriter_write(es_pwriter *w, unsigned char *recs, size_t len,
 			w->s.max_ts = ts;
 		if (pos == 0)
 			w->s.seg_first_ts = ts;
-		if (!w->s.have_idx || pos - w->s.last_idx_pos >= ES_IDX_INTERVAL) {
-			es_idx_entry ie = {(uint32_t)(w->s.next - w->s.seg_base),
-					   (uint32_t)pos, w->s.max_ts};
-			unsigned char e[ES_IDX_ENTRY];
-			es_idx_pack(e, &ie);
-			if ((rc = es_buf_append(&w->idx, e, sizeof e)))
-				return rc;
-			w->s.have_idx = 1;
-			w->s.last_idx_pos = pos;
-		}
+		if ((rc = es_idx_note(&w->idx, &w->s.have_idx, &w->s.last_idx_pos,
+				      w->s.seg_base, w->s.next, pos, w->s.max_ts)))
+			return rc;
 		w->s.next++;
 		pos += rsize;
 		p += rsize;
