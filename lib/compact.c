@@ -23,7 +23,6 @@
  *     passes, each a full scan plus rewrite.
  * (5) One compaction of a topic at a time: flock on TOPIC/compact.lock.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -396,23 +395,23 @@ static uint64_t seg_bytes(int dfd, uint64_t base)
 /* Finish or undo what a crashed run left (NOTES 2, 3). */
 static int sweep(int dfd)
 {
-	int fd = dup(dfd);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
-		return errno;
-	}
-	rewinddir(d);
-	struct dirent *e;
+	es_dirscan *d = malloc(sizeof *d);
+	if (!d)
+		return ENOMEM;
+	es_dirent e;
 	char names[64][64];
 	int n = 0;
-	while ((e = readdir(d)) && n < 64) {
-		size_t l = strlen(e->d_name);
-		if (l > 8 && l < 60 && !strcmp(e->d_name + l - 8, ".cleaned"))
-			memcpy(names[n++], e->d_name, l + 1);
+	es_dirscan_start(d, dfd, 1);
+	while (n < 64 && es_dirscan_next(d, &e)) {
+		size_t l = strlen(e.name);
+		if (l > 8 && l < 60 && !strcmp(e.name + l - 8, ".cleaned"))
+			memcpy(names[n++], e.name, l + 1);
 	}
-	closedir(d);
+	if (d->rc) {
+		int rc = d->rc;
+		free(d);
+		return rc;
+	}
 	for (int i = 0; i < n; i++) {
 		uint64_t base = strtoull(names[i], NULL, 10);
 		char log[64], zlog[64], idx[64];
@@ -430,35 +429,34 @@ static int sweep(int dfd)
 			char final[40];
 			es_seg_name(final, base, "index");
 			/* Gone already if an earlier name of the list undid it. */
-			if (renameat(dfd, idx, dfd, final) != 0 && errno != ENOENT)
-				return errno;
+			if (renameat(dfd, idx, dfd, final) != 0 && errno != ENOENT) {
+				int rc = errno;
+				free(d);
+				return rc;
+			}
 		}
 	}
 	/* A plain log beside its compressed copy, and orphan indexes. */
 	uint64_t *bases;
 	size_t nb;
 	int rc = es_seg_list(dfd, 1, &bases, &nb);
-	if (rc)
+	if (rc) {
+		free(d);
 		return rc;
-	fd = dup(dfd);
-	d = fd >= 0 ? fdopendir(fd) : NULL;
-	if (d) {
-		rewinddir(d);
-		while ((e = readdir(d))) {
-			size_t l = strlen(e->d_name);
-			if (l != ES_SEG_NAME_LEN + 6 || strcmp(e->d_name + l - 6, ".index"))
-				continue;
-			uint64_t base = strtoull(e->d_name, NULL, 10);
-			int found = 0;
-			for (size_t i = 0; i < nb && !found; i++)
-				found = bases[i] == base;
-			if (!found)
-				unlinkat(dfd, e->d_name, 0);
-		}
-		closedir(d);
-	} else if (fd >= 0) {
-		close(fd);
 	}
+	es_dirscan_start(d, dfd, 1);
+	while (es_dirscan_next(d, &e)) {
+		size_t l = strlen(e.name);
+		if (l != ES_SEG_NAME_LEN + 6 || strcmp(e.name + l - 6, ".index"))
+			continue;
+		uint64_t base = strtoull(e.name, NULL, 10);
+		int found = 0;
+		for (size_t i = 0; i < nb && !found; i++)
+			found = bases[i] == base;
+		if (!found)
+			unlinkat(dfd, e.name, 0);
+	}
+	free(d);
 	for (size_t i = 0; i < nb; i++) {
 		char log[40], zlog[40];
 		struct stat st;

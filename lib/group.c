@@ -34,7 +34,6 @@
  *     (one region each) are read while it is missing, and copied into it
  *     when it is made.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>

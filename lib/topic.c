@@ -3,7 +3,6 @@
  *
  * Layout (es-format(5)):  TOPIC/topic.yaml  TOPIC/N/ (a partition: lock,
  * head, BASE.log, BASE.index)  TOPIC/groups/GROUP/ */
-#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <fcntl.h>
@@ -103,47 +102,40 @@ static void remove_tree(int parent, const char *name)
 {
 	int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 					      O_CLOEXEC);
-	if (fd >= 0) {
-		DIR *d = fdopendir(fd);
-		if (d) {
-			struct dirent *e;
-			while ((e = readdir(d))) {
-				if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-					continue;
-				if (unlinkat(dirfd(d), e->d_name, 0) != 0 &&
-				    (errno == EISDIR || errno == EPERM))
-					remove_tree(dirfd(d), e->d_name);
-			}
-			closedir(d);
-		} else {
-			close(fd);
-		}
+	es_dirscan *d = fd >= 0 ? malloc(sizeof *d) : NULL;
+	if (d) {
+		es_dirent e;
+		es_dirscan_start(d, fd, 0);
+		while (es_dirscan_next(d, &e))
+			if (unlinkat(fd, e.name, 0) != 0 &&
+			    (errno == EISDIR || errno == EPERM))
+				remove_tree(fd, e.name);
+		free(d);
 	}
+	if (fd >= 0)
+		close(fd);
 	unlinkat(parent, name, AT_REMOVEDIR);
 }
 
 /* Temporary directories of creators that died (".NAME.tmp.PID"). */
 static void sweep_stale(int parent, const char *base)
 {
-	int fd = dup(parent);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
+	es_dirscan *d = malloc(sizeof *d);
+	if (!d)
 		return;
-	}
 	char prefix[300];
 	snprintf(prefix, sizeof prefix, ".%s.tmp.", base);
 	size_t pl = strlen(prefix);
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		if (strncmp(e->d_name, prefix, pl) != 0)
+	es_dirent e;
+	es_dirscan_start(d, parent, 1);
+	while (es_dirscan_next(d, &e)) {
+		if (strncmp(e.name, prefix, pl) != 0)
 			continue;
-		long pid = strtol(e->d_name + pl, NULL, 10);
+		long pid = strtol(e.name + pl, NULL, 10);
 		if (pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH)
-			remove_tree(dirfd(d), e->d_name);
+			remove_tree(parent, e.name);
 	}
-	closedir(d);
+	free(d);
 }
 
 /* A topic appears whole or not at all: it is built in a temporary
