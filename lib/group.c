@@ -759,18 +759,30 @@ static int open_legacy(es_topic *t, const char *group, uint32_t p)
 	return fd < 0 ? -errno : fd;
 }
 
-int es_group_read(es_topic *t, const char *group, uint32_t p,
-		  es_commit_info *info, es_error *err)
+/* Does the group have an earlier build's commit files? */
+static int has_legacy(es_topic *t, const char *group)
 {
-	no_commit(info);
-	uint32_t at = p; /* the region's number in the file */
-	int fd = open_commits_ro(t, group, err);
-	if (fd == -ENOENT) {
-		fd = open_legacy(t, group, p);
-		at = 0; /* a legacy file is partition p's region alone */
+	char path[300];
+	snprintf(path, sizeof path, "groups/%s", group);
+	int gfd = openat(t->dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	es_dirscan *d = gfd >= 0 ? malloc(sizeof *d) : NULL;
+	int found = 0;
+	if (d) {
+		es_dirent e;
+		es_dirscan_start(d, gfd, 0);
+		while (!found && es_dirscan_next(d, &e))
+			found = name_partition(e.name, ".commit") >= 0;
+		free(d);
 	}
-	if (fd < 0)
-		return -fd;
+	if (gfd >= 0)
+		close(gfd);
+	return found;
+}
+
+/* Partition p's commit from region at of the file fd; closes fd. */
+static int read_commit_fd(int fd, uint32_t at, const char *group, uint32_t p,
+			  es_commit_info *info, es_error *err)
+{
 	unsigned char b[COMMIT_REGION];
 	int slot;
 	uint32_t seq;
@@ -784,6 +796,21 @@ int es_group_read(es_topic *t, const char *group, uint32_t p,
 	return parse_region(b, group, p, info, &slot, &seq, err);
 }
 
+int es_group_read(es_topic *t, const char *group, uint32_t p,
+		  es_commit_info *info, es_error *err)
+{
+	no_commit(info);
+	uint32_t at = p; /* the region's number in the file */
+	int fd = open_commits_ro(t, group, err);
+	if (fd == -ENOENT) {
+		fd = open_legacy(t, group, p);
+		at = 0; /* a legacy file is partition p's region alone */
+	}
+	if (fd < 0)
+		return -fd;
+	return read_commit_fd(fd, at, group, p, info, err);
+}
+
 /* Regions read in one go by es_commits_read: a few partitions' worth, so
  * that memory stays small whatever the partition count. */
 #define COMMITS_CHUNK 8
@@ -791,7 +818,8 @@ int es_group_read(es_topic *t, const char *group, uint32_t p,
 struct es_commits {
 	es_topic *t;
 	char *group;
-	int fd; /* -1: no commits file */
+	int fd;	    /* -1: no commits file */
+	int legacy; /* none, but an earlier build's P.commit files */
 	uint32_t first, n; /* the regions in buf */
 	unsigned char buf[COMMITS_CHUNK * COMMIT_REGION];
 };
@@ -811,6 +839,8 @@ int es_commits_open(es_topic *t, const char *group, es_commits **out,
 		es_commits_close(c);
 		return rc;
 	}
+	/* Asked once, not at every partition. */
+	c->legacy = c->fd < 0 && has_legacy(t, group);
 	*out = c;
 	return 0;
 }
@@ -819,8 +849,10 @@ int es_commits_read(es_commits *c, uint32_t p, es_commit_info *info,
 		    es_error *err)
 {
 	no_commit(info);
-	if (c->fd < 0) /* none yet: an earlier build's files, if any */
-		return es_group_read(c->t, c->group, p, info, err);
+	if (c->fd < 0) { /* none yet: an earlier build's files, if any */
+		int fd = c->legacy ? open_legacy(c->t, c->group, p) : -ENOENT;
+		return fd < 0 ? -fd : read_commit_fd(fd, 0, c->group, p, info, err);
+	}
 	if (p < c->first || p >= c->first + c->n) {
 		c->n = 0;
 		ssize_t n = es_pread_full(c->fd, c->buf, sizeof c->buf,
