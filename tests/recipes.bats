@@ -36,27 +36,11 @@ teardown() {
 }
 
 # recipe TITLE N: the Nth literal block of the subsection TITLE of RECIPES,
-# as the reader sees it (roff escapes undone: \e is a backslash, \- a minus,
-# \& nothing; any other escape, or a request inside a block, is an error).
+# as the reader sees it (roff escapes undone by tools/mdoc.awk; any other
+# escape, or a request inside a block, is an error).
 recipe() {
-	awk -v want="$1" -v nth="$2" '
-	function fail(msg) {
-		printf "%s:%d: %s\n", FILENAME, FNR, msg > "/dev/stderr"
-		bad = 1
-		exit 1
-	}
-	function unescape(s,    out, c, i) {
-		out = ""
-		while ((i = index(s, "\\")) > 0) {
-			out = out substr(s, 1, i - 1)
-			c = substr(s, i + 1, 1)
-			if (c == "e") out = out "\\"
-			else if (c == "-") out = out "-"
-			else if (c != "&") fail("unsupported escape \\" c " in a recipe")
-			s = substr(s, i + 2)
-		}
-		return out s
-	}
+	awk -v want="$1" -v nth="$2" -v what="a recipe" \
+		-f "$BATS_TEST_DIRNAME/tools/mdoc.awk" -f /dev/stdin "$PAGE" <<'EOF'
 	/^\.Sh / { inr = ($0 == ".Sh RECIPES"); next }
 	!inr { next }
 	/^\.Ss / { ss = substr($0, 5); k = 0; next }
@@ -73,7 +57,8 @@ recipe() {
 			printf "es.7: no recipe %d in \"%s\"\n", nth, want > "/dev/stderr"
 			exit 1
 		}
-	}' "$PAGE"
+	}
+EOF
 }
 
 # The recipe's paths, below $T.

@@ -5,31 +5,14 @@
 # A transcript is a ".Bd -literal" block inside ".Sh EXAMPLES"; in it, a
 # line "$ command" is a command, and the lines after it, up to the next
 # command or the end of the block, are its standard output. Roff escapes
-# are undone as mandoc renders them: \e is a backslash, \- a minus and \&
-# nothing. Any other escape, and output before a block's first command,
-# are errors: what the test runs must be what the reader sees.
+# are undone as mandoc renders them (mdoc.awk); any other escape, and
+# output before a block's first command, are errors: what the test runs
+# must be what the reader sees.
 #
 # Output, one record a line:  C<TAB>command  O<TAB>output line  E (block end)
 # Exit 1, with a message on stderr, for a page that breaks these rules.
 [ $# -eq 1 ] || { echo "usage: man-examples.sh PAGE" >&2; exit 64; }
-awk '
-function fail(msg) {
-	printf "%s:%d: %s\n", FILENAME, FNR, msg > "/dev/stderr"
-	bad = 1
-	exit 1
-}
-function unescape(s,    out, c, i) {
-	out = ""
-	while ((i = index(s, "\\")) > 0) {
-		out = out substr(s, 1, i - 1)
-		c = substr(s, i + 1, 1)
-		if (c == "e") out = out "\\"
-		else if (c == "-") out = out "-"
-		else if (c != "&") fail("unsupported escape \\" c " in an example")
-		s = substr(s, i + 2)
-	}
-	return out s
-}
+awk -v what="an example" -f "$(dirname "$0")/mdoc.awk" -f /dev/stdin "$1" <<'EOF'
 /^\.Sh / { inex = ($0 == ".Sh EXAMPLES"); next }
 !inex { next }
 /^\.Bd -literal/ { inblock = 1; cmds = 0; next }
@@ -45,4 +28,4 @@ END {
 	if (bad) exit 1
 	if (!n) { printf "%s: no examples\n", FILENAME > "/dev/stderr"; exit 1 }
 }
-' "$1"
+EOF
