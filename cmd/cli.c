@@ -144,22 +144,6 @@ es_topic *cli_open_topic(const char *arg)
 	return t;
 }
 
-int cli_write_all(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-	while (n) {
-		ssize_t w = write(fd, c, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return errno;
-		}
-		c += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 int cli_parse_u64(const char *s, uint64_t *out)
 {
 	if (!s || *s < '0' || *s > '9')
@@ -213,17 +197,8 @@ int out_error(void)
 
 int out_flush(void)
 {
-	size_t off = 0;
-	while (off < olen && !oerr) {
-		ssize_t w = write(1, obuf + off, olen - off);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			oerr = errno;
-			break;
-		}
-		off += (size_t)w;
-	}
+	if (olen && !oerr)
+		oerr = es_write_all(1, obuf, olen);
 	olen = 0;
 	return oerr;
 }
@@ -235,17 +210,8 @@ void out_write(const void *p, size_t n)
 	if (olen + n > sizeof obuf) {
 		out_flush();
 		if (n > sizeof obuf) {
-			const char *c = p;
-			while (n && !oerr) {
-				ssize_t w = write(1, c, n);
-				if (w < 0) {
-					if (errno != EINTR)
-						oerr = errno;
-					continue;
-				}
-				c += w;
-				n -= (size_t)w;
-			}
+			if (!oerr)
+				oerr = es_write_all(1, p, n);
 			return;
 		}
 	}

@@ -41,9 +41,6 @@ const char *cli_topic_path(const char *arg);
 /* Open a topic or die with the right status (66, 78, ...). */
 es_topic *cli_open_topic(const char *arg);
 
-/* write(2) until done; 0 or an errno. */
-int cli_write_all(int fd, const void *p, size_t n);
-
 int cli_parse_u64(const char *s, uint64_t *out);
 /* "0,3,5" or "1-3" into a bitmap of n partitions; 0 or -1 on error. */
 int cli_parse_partitions(const char *s, uint32_t n, unsigned char *set);

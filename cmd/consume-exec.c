@@ -161,7 +161,7 @@ static void stage(struct job *j)
 		format_record(&fmt, j->pp->id, &r);
 	}
 	int fd = memfd_create("es-batch", MFD_CLOEXEC);
-	if (fd < 0 || cli_write_all(fd, fmt.data, fmt.len) ||
+	if (fd < 0 || es_write_all(fd, fmt.data, fmt.len) ||
 	    lseek(fd, 0, SEEK_SET) != 0)
 		cli_die(EX_IOERR_, "cannot stage a batch: %s", strerror(errno));
 	j->fd = fd;

@@ -1180,7 +1180,7 @@ static int write_atomic(const char *file, const es_buf *b)
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
-	int rc = cli_write_all(fd, b->data, b->len);
+	int rc = es_write_all(fd, b->data, b->len);
 	if (!rc && fsync(fd) != 0)
 		rc = errno;
 	if (close(fd) != 0 && !rc)

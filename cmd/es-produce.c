@@ -96,8 +96,8 @@ static void bad_record(const char *file, uint64_t line, const char *rec,
 	}
 	cli_warn("%s:%llu: %s (rejected)", file, (unsigned long long)line, msg);
 	rejected++;
-	if (cli_write_all(o.reject_fd, rec, len) ||
-	    cli_write_all(o.reject_fd, &o.delim, 1))
+	if (es_write_all(o.reject_fd, rec, len) ||
+	    es_write_all(o.reject_fd, &o.delim, 1))
 		cli_die(EX_IOERR_, "cannot write '%s': %s", o.reject_path,
 			strerror(errno));
 }
@@ -225,7 +225,7 @@ static void produce_fd(int fd, const char *file, size_t max_rec)
 					 (unsigned long long)line + 1, max_rec);
 				rejected++;
 			}
-			if (cli_write_all(o.reject_fd, buf, end))
+			if (es_write_all(o.reject_fd, buf, end))
 				cli_die(EX_IOERR_, "cannot write '%s': %s",
 					o.reject_path, strerror(errno));
 			over_len += end;
@@ -248,7 +248,7 @@ static void produce_fd(int fd, const char *file, size_t max_rec)
 		while ((d = memchr(p, o.delim, (size_t)(e - p)))) {
 			line++;
 			if (oversized) {
-				if (cli_write_all(o.reject_fd, p, (size_t)(d - p + 1)))
+				if (es_write_all(o.reject_fd, p, (size_t)(d - p + 1)))
 					cli_die(EX_IOERR_, "cannot write '%s'",
 						o.reject_path);
 				oversized = 0;
@@ -266,8 +266,8 @@ static void produce_fd(int fd, const char *file, size_t max_rec)
 			cli_warn("interrupted: a partial record of %zu bytes "
 				 "(no delimiter yet) was not written", end - start);
 	} else if (oversized) {
-		if (cli_write_all(o.reject_fd, buf + start, end - start) ||
-		    cli_write_all(o.reject_fd, &o.delim, 1))
+		if (es_write_all(o.reject_fd, buf + start, end - start) ||
+		    es_write_all(o.reject_fd, &o.delim, 1))
 			cli_die(EX_IOERR_, "cannot write '%s'", o.reject_path);
 	} else if (end > start) {
 		/* A last record without a delimiter is a record too. */

@@ -133,7 +133,6 @@ int es_head_unpack(const unsigned char *p, es_head *h); /* 0 or ES_ECORRUPT */
 int es_head_read(int fd, es_head *h);
 
 /* ---- files -------------------------------------------------------------- */
-int es_write_all(int fd, const void *p, size_t n);
 int es_pwrite_all(int fd, const void *p, size_t n, off_t off);
 ssize_t es_pread_full(int fd, void *p, size_t n, off_t off);
 int es_fsync_dir(int dirfd);

@@ -47,6 +47,8 @@ typedef struct es_buf {
 int es_buf_reserve(es_buf *b, size_t extra); /* 0 or ENOMEM */
 int es_buf_append(es_buf *b, const void *p, size_t n);
 void es_buf_free(es_buf *b);
+/* Write all n bytes, through short writes and EINTR: 0 or an errno. */
+int es_write_all(int fd, const void *p, size_t n);
 
 /* ---- configuration: topic.yaml ---------------------------------------- */
 
