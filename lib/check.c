@@ -92,27 +92,14 @@ static int scan_z(seg_check *c, es_error *err)
 	if (c->have_prev && c->prev_last + 1 > expect)
 		expect = c->prev_last + 1;
 	while (pos < c->limit) {
-		unsigned char h[ES_ZB_HDR];
 		es_zblock b;
 		const char *why = NULL;
 		uint64_t next = c->limit;
-		if (es_pread_full(c->fd, h, sizeof h, (off_t)pos) != ES_ZB_HDR ||
-		    es_zblock_unpack(h, &b) != 0) {
-			why = "bad compressed block header";
-		} else if (pos + ES_ZB_HDR + b.clen > c->limit) {
-			why = "truncated compressed block";
-		} else {
-			next = pos + ES_ZB_HDR + b.clen;
-			zin.len = out.len = 0;
-			if ((rc = es_buf_reserve(&zin, b.clen)) ||
-			    (rc = es_buf_reserve(&out, b.ulen)))
-				goto done;
-			if (es_pread_full(c->fd, zin.data, b.clen,
-					  (off_t)(pos + ES_ZB_HDR)) != (ssize_t)b.clen ||
-			    es_zblock_inflate(&b, (unsigned char *)zin.data,
-					      (unsigned char *)out.data))
-				why = "compressed block fails its checks";
-		}
+		rc = es_zblock_read(c->fd, pos, c->limit, &b, &zin, &out, &next,
+				    &why);
+		if (rc == ENOMEM)
+			goto done;
+		rc = 0;
 		if (!why) {
 			/* The records inside, each checked as in a plain one. */
 			size_t at = 0, need;

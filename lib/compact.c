@@ -77,22 +77,12 @@ static int scan_next_z(segscan *s, es_record *rec, const unsigned char **raw,
 	if (s->at >= s->buf.len) {
 		if (s->pos >= s->size)
 			return 0;
-		unsigned char h[ES_ZB_HDR];
 		es_zblock b;
-		if (es_pread_full(s->fd, h, sizeof h, (off_t)s->pos) != ES_ZB_HDR ||
-		    es_zblock_unpack(h, &b) || s->pos + ES_ZB_HDR + b.clen > s->size)
-			return ES_ECORRUPT;
-		s->zin.len = s->buf.len = 0;
-		if (es_buf_reserve(&s->zin, b.clen) || es_buf_reserve(&s->buf, b.ulen))
-			return ENOMEM;
-		if (es_pread_full(s->fd, s->zin.data, b.clen,
-				  (off_t)(s->pos + ES_ZB_HDR)) != (ssize_t)b.clen ||
-		    es_zblock_inflate(&b, (unsigned char *)s->zin.data,
-				      (unsigned char *)s->buf.data))
-			return ES_ECORRUPT;
-		s->buf.len = b.ulen;
+		int rc = es_zblock_read(s->fd, s->pos, s->size, &b, &s->zin,
+					&s->buf, &s->pos, &why);
+		if (rc)
+			return rc;
 		s->at = 0;
-		s->pos += ES_ZB_HDR + b.clen;
 	}
 	const unsigned char *p = (unsigned char *)s->buf.data + s->at;
 	int64_t n = es_record_decode(p, s->buf.len - s->at, rec, &need, &why);

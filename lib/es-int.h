@@ -111,6 +111,12 @@ int es_zblock_unpack(const unsigned char *p, es_zblock *b); /* ES_ECORRUPT */
 /* Inflate a block's data into out (ulen bytes). */
 int es_zblock_inflate(const es_zblock *b, const unsigned char *data,
 		      unsigned char *out);
+/* The block at pos of fd, whose segment ends at end: its header in *b, its
+ * records in out (out->len = b->ulen), zin holding the compressed bytes;
+ * *next is where the next block starts (end when the header is bad or
+ * runs past end). 0, ENOMEM, or ES_ECORRUPT with *why. */
+int es_zblock_read(int fd, uint64_t pos, uint64_t end, es_zblock *b,
+		   es_buf *zin, es_buf *out, uint64_t *next, const char **why);
 
 /* The largest timestamp at the end of a closed segment (its last index
  * entry, then what follows it); -1 if unknown. */

@@ -233,23 +233,23 @@ static int zseg_first_record(int dfd, uint64_t base, uint64_t *off,
 			     int64_t *ts)
 {
 	int z, ok = 0;
-	unsigned char h[ES_ZB_HDR];
 	int fd = es_seg_open(dfd, base, &z);
+	struct stat st;
 	if (fd < 0)
 		return 0;
 	es_zblock b;
-	unsigned char *zin = NULL, *out = NULL;
-	if (es_pread_full(fd, h, ES_ZB_HDR, 0) == ES_ZB_HDR &&
-	    es_zblock_unpack(h, &b) == 0 && (zin = malloc(b.clen)) &&
-	    (out = malloc(b.ulen)) &&
-	    es_pread_full(fd, zin, b.clen, ES_ZB_HDR) == (ssize_t)b.clen &&
-	    es_zblock_inflate(&b, zin, out) == 0) {
-		*off = get64(out + 8);
-		*ts = (int64_t)get64(out + 16);
+	es_buf zin = {0}, out = {0};
+	uint64_t next;
+	const char *why;
+	if (fstat(fd, &st) == 0 &&
+	    es_zblock_read(fd, 0, (uint64_t)st.st_size, &b, &zin, &out, &next,
+			   &why) == 0 && out.len >= ES_REC_HDR) {
+		*off = get64((unsigned char *)out.data + 8);
+		*ts = (int64_t)get64((unsigned char *)out.data + 16);
 		ok = 1;
 	}
-	free(zin);
-	free(out);
+	es_buf_free(&zin);
+	es_buf_free(&out);
 	close(fd);
 	return ok;
 }
@@ -420,34 +420,27 @@ int64_t es_seg_newest_ts(int dfd, uint64_t base)
 		close(ifd);
 	/* From the last entry on: block headers, or record headers. */
 	unsigned char h[ES_ZB_HDR];
+	es_buf zin = {0}, out = {0};
 	while (pos < size) {
 		if (z) {
-			es_zblock b;
-			if (es_pread_full(fd, h, ES_ZB_HDR, (off_t)pos) != ES_ZB_HDR ||
-			    es_zblock_unpack(h, &b))
-				break;
 			/* The block's max is at its first record: the newest
 			 * needs the block itself. */
-			unsigned char *zin = malloc(b.clen), *out = malloc(b.ulen);
-			if (zin && out &&
-			    es_pread_full(fd, zin, b.clen, (off_t)(pos + ES_ZB_HDR)) ==
-				    (ssize_t)b.clen &&
-			    es_zblock_inflate(&b, zin, out) == 0) {
-				size_t at = 0, need;
-				es_record r;
-				const char *why;
-				int64_t n;
-				while (at < b.ulen &&
-				       (n = es_record_decode(out + at, b.ulen - at, &r,
-							     &need, &why)) > 0) {
-					if (r.timestamp > max)
-						max = r.timestamp;
-					at += (size_t)n;
-				}
+			es_zblock b;
+			const char *why;
+			int rc = es_zblock_read(fd, pos, size, &b, &zin, &out, &pos,
+						&why);
+			if (rc == ENOMEM)
+				break;
+			size_t at = 0, need;
+			es_record r;
+			int64_t n;
+			while (!rc && at < out.len &&
+			       (n = es_record_decode((unsigned char *)out.data + at,
+						     out.len - at, &r, &need, &why)) > 0) {
+				if (r.timestamp > max)
+					max = r.timestamp;
+				at += (size_t)n;
 			}
-			free(zin);
-			free(out);
-			pos += ES_ZB_HDR + b.clen;
 			continue;
 		}
 		if (es_pread_full(fd, h, ES_REC_HDR, (off_t)pos) != ES_REC_HDR)
@@ -460,6 +453,8 @@ int64_t es_seg_newest_ts(int dfd, uint64_t base)
 			max = ts;
 		pos += 8 + (uint64_t)len;
 	}
+	es_buf_free(&zin);
+	es_buf_free(&out);
 	close(fd);
 	return max;
 }

@@ -259,3 +259,32 @@ int es_zblock_inflate(const es_zblock *b, const unsigned char *data,
 		return ES_ECORRUPT;
 	return 0;
 }
+
+int es_zblock_read(int fd, uint64_t pos, uint64_t end, es_zblock *b,
+		   es_buf *zin, es_buf *out, uint64_t *next, const char **why)
+{
+	unsigned char h[ES_ZB_HDR];
+	zin->len = out->len = 0;
+	*next = end;
+	if (es_pread_full(fd, h, sizeof h, (off_t)pos) != ES_ZB_HDR ||
+	    es_zblock_unpack(h, b) != 0) {
+		*why = "bad compressed block header";
+		return ES_ECORRUPT;
+	}
+	if (pos + ES_ZB_HDR + b->clen > end) {
+		*why = "truncated compressed block";
+		return ES_ECORRUPT;
+	}
+	*next = pos + ES_ZB_HDR + b->clen;
+	if (es_buf_reserve(zin, b->clen) || es_buf_reserve(out, b->ulen))
+		return ENOMEM;
+	if (es_pread_full(fd, zin->data, b->clen, (off_t)(pos + ES_ZB_HDR)) !=
+		    (ssize_t)b->clen ||
+	    es_zblock_inflate(b, (unsigned char *)zin->data,
+			      (unsigned char *)out->data) != 0) {
+		*why = "compressed block fails its checks";
+		return ES_ECORRUPT;
+	}
+	out->len = b->ulen;
+	return 0;
+}
