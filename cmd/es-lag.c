@@ -580,13 +580,7 @@ static void bput(es_buf *b, const char *s)
  * numbers a row and thousands of rows: snprintf was a fifth of the time. */
 static char *put_u64(char *buf, uint64_t v)
 {
-	char tmp[20];
-	size_t n = 0;
-	do
-		tmp[n++] = (char)('0' + v % 10);
-	while ((v /= 10));
-	while (n)
-		*buf++ = tmp[--n];
+	buf += es_u64_dec(buf, v);
 	*buf = 0;
 	return buf;
 }

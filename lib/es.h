@@ -47,6 +47,9 @@ typedef struct es_buf {
 int es_buf_reserve(es_buf *b, size_t extra); /* 0 or ENOMEM */
 int es_buf_append(es_buf *b, const void *p, size_t n);
 void es_buf_free(es_buf *b);
+/* The decimal digits of v at o (no NUL; room for 20): their count. Hot
+ * paths print numbers by the million, where snprintf is slow. */
+size_t es_u64_dec(char *o, uint64_t v);
 /* Write all n bytes, through short writes and EINTR: 0 or an errno. */
 int es_write_all(int fd, const void *p, size_t n);
 

@@ -968,19 +968,6 @@ static long b64_decode(const uc *p, size_t n, uc *out)
 	return (long)o;
 }
 
-/* Decimal digits of v into o (room for 20); return the count. */
-static size_t put_u64(char *o, uint64_t v)
-{
-	char tmp[20];
-	size_t n = 0;
-	do
-		tmp[n++] = (char)('0' + v % 10);
-	while (v /= 10);
-	for (size_t i = 0; i < n; i++)
-		o[i] = tmp[n - 1 - i];
-	return n;
-}
-
 /* Append a string literal. */
 #define APPEND_LIT(b, lit) es_buf_append((b), (lit), sizeof(lit) - 1)
 
@@ -1171,13 +1158,13 @@ int es_json_format_record(es_buf *out, const char *topic, uint32_t partition,
 		goto fail;
 	char *o = out->data + out->len;
 	memcpy(o, ",\"partition\":", 13), o += 13;
-	o += put_u64(o, partition);
+	o += es_u64_dec(o, partition);
 	memcpy(o, ",\"offset\":", 10), o += 10;
-	o += put_u64(o, r->offset);
+	o += es_u64_dec(o, r->offset);
 	memcpy(o, ",\"timestamp\":", 13), o += 13;
 	if (r->timestamp < 0)
 		*o++ = '-';
-	o += put_u64(o, r->timestamp < 0 ? 0 - (uint64_t)r->timestamp :
+	o += es_u64_dec(o, r->timestamp < 0 ? 0 - (uint64_t)r->timestamp :
 					   (uint64_t)r->timestamp);
 	out->len = (size_t)(o - out->data);
 	if (r->key_len == ES_NULL_LEN)

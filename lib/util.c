@@ -1,4 +1,4 @@
-/* util.c - error strings and the growable buffer */
+/* util.c - error strings, the growable buffer, and small helpers */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,4 +58,16 @@ void es_buf_free(es_buf *b)
 	free(b->data);
 	b->data = NULL;
 	b->len = b->cap = 0;
+}
+
+size_t es_u64_dec(char *o, uint64_t v)
+{
+	char tmp[20];
+	size_t n = 0;
+	do
+		tmp[n++] = (char)('0' + v % 10);
+	while (v /= 10);
+	for (size_t i = 0; i < n; i++)
+		o[i] = tmp[n - 1 - i];
+	return n;
 }
