@@ -84,6 +84,28 @@ gated() { exec flock -s gate "$@"; }
 waiting_at_gate() { grep -q lock "/proc/$1/wchan"; }
 open_gate() { flock -u 7; exec 7>&-; }
 
+# together N OUT CMD...: N runs of CMD released at one moment by the gate,
+# run i writing OUTi and OUTi.err; waits for all (60 s at most), and fails
+# unless each exited 0.
+together() {
+	local n=$1 out=$2 i pid pids=()
+	shift 2
+	hold_gate
+	for ((i = 1; i <= n; i++)); do
+		bg_start gated "$@" >"$out$i" 2>"$out$i.err"
+		pids+=("$bg_pid")
+	done
+	for pid in "${pids[@]}"; do
+		wait_for 10 waiting_at_gate "$pid"
+	done
+	open_gate
+	for pid in "${pids[@]}"; do
+		wait_for 60 stopped "$pid"
+		bg_stop "$pid" 0
+		[[ $bg_status == 0 ]] || return 1
+	done
+}
+
 # ---- committed offsets ------------------------------------------------------
 
 @test "-g: two runs of -n 10 give records 0-9, then 10-19" {
@@ -892,22 +914,8 @@ flock 9
 sed "s/\$/ \$(member)/" >>seen
 EOF
 	# Three runs that start at the same moment.
-	hold_gate
-	local pids=() pid
-	for i in 1 2 3; do
-		bg_start gated es-consume -g g --batch 7 -F '%p %o\n' --exec ./h t >"out$i" 2>"err$i"
-		pids+=("$bg_pid")
-	done
-	for pid in "${pids[@]}"; do
-		wait_for 10 waiting_at_gate "$pid"
-	done
-	open_gate
-	for pid in "${pids[@]}"; do
-		wait_for 60 stopped "$pid"
-		bg_stop "$pid" 0
-		[[ $bg_status == 0 ]]
-	done
-	[[ ! -s err1 && ! -s err2 && ! -s err3 ]]
+	together 3 out es-consume -g g --batch 7 -F '%p %o\n' --exec ./h t
+	[[ ! -s out1.err && ! -s out2.err && ! -s out3.err ]]
 	run_both eval "cut -d' ' -f1,2 seen | sort | uniq -d"
 	expect 0 "" ""
 	[[ $(wc -l <seen) == 3200 ]]
@@ -920,47 +928,22 @@ EOF
 	make_topic t -p 16
 	seq 1 32000 | es-produce t
 	es-consume -g g -n 0 t
-	hold_gate
-	local pids=() i pid
-	for i in 1 2 3; do
-		bg_start gated es-consume -g g t >"out$i" 2>"err$i"
-		pids+=("$bg_pid")
-	done
-	for pid in "${pids[@]}"; do
-		wait_for 10 waiting_at_gate "$pid"
-	done
-	open_gate
-	for pid in "${pids[@]}"; do
-		wait_for 60 stopped "$pid"
-		bg_stop "$pid" 0
-		[[ $bg_status == 0 ]]
-	done
+	together 3 out es-consume -g g t
 	echo "# records per run: $(wc -l out1 out2 out3 | awk '$2 != "total" { printf "%s ", $1 }')" >&3
-	[[ ! -s err1 && ! -s err2 && ! -s err3 ]]
+	[[ ! -s out1.err && ! -s out2.err && ! -s out3.err ]]
 	[[ $(cat out1 out2 out3 | sort -n) == "$(seq 1 32000)" ]]
 }
 
 @test "overlapping first runs of a new group both join it" {
 	make_topic t -p 4
 	seq 1 400 | es-produce t
-	local round a b sa
+	local round
 	for round in $(seq 1 10); do
 		rm -rf t/groups/g
-		hold_gate
-		bg_start gated es-consume -g g t >"a$round" 2>"ea$round"
-		a=$bg_pid
-		bg_start gated es-consume -g g t >"b$round" 2>"eb$round"
-		b=$bg_pid
-		wait_for 10 waiting_at_gate "$a"
-		wait_for 10 waiting_at_gate "$b"
-		open_gate
-		bg_stop "$a" 0
-		sa=$bg_status
-		bg_stop "$b" 0
-		run_both cat "ea$round" "eb$round"
+		together 2 "r$round." es-consume -g g t
+		run_both cat "r$round.1.err" "r$round.2.err"
 		expect 0 "" ""
-		[[ $sa == 0 && $bg_status == 0 ]]
-		[[ $(cat "a$round" "b$round" | sort -n) == "$(seq 1 400)" ]]
+		[[ $(cat "r$round.1" "r$round.2" | sort -n) == "$(seq 1 400)" ]]
 	done
 }
 
