@@ -11,10 +11,7 @@ bats_require_minimum_version 1.5.0
 load helper
 
 setup_file() {
-	export TOOLS="$BATS_TEST_DIRNAME/tools"
-	export GEN="$BATS_FILE_TMPDIR/gen" VERIFY="$BATS_FILE_TMPDIR/verify"
-	gcc -std=c11 -O2 -D_GNU_SOURCE -o "$GEN" "$TOOLS/gen.c"
-	gcc -std=c11 -O2 -D_GNU_SOURCE -o "$VERIFY" "$TOOLS/verify.c"
+	build_gen_verify
 }
 
 FMT='%p %o %s\n'

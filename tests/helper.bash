@@ -65,6 +65,16 @@ export PATH
 
 _es_bg_pids=()
 
+# The C test tools every crash and fault file uses, built once per file
+# (call from setup_file): $GEN (paced unique lines) and $VERIFY (a dump
+# against what must be in it), from $TOOLS.
+build_gen_verify() {
+	export TOOLS="$BATS_TEST_DIRNAME/tools"
+	export GEN="$BATS_FILE_TMPDIR/gen" VERIFY="$BATS_FILE_TMPDIR/verify"
+	gcc -std=c11 -O2 -D_GNU_SOURCE -o "$GEN" "$TOOLS/gen.c"
+	gcc -std=c11 -O2 -D_GNU_SOURCE -o "$VERIFY" "$TOOLS/verify.c"
+}
+
 es_setup() {
 	unset ES_DIR NO_COLOR
 	cd "$BATS_TEST_TMPDIR" || return 1
