@@ -167,6 +167,24 @@ produce_with_fault() {
 	FILE=$(injected "$d/trace")
 }
 
+# failed_on_file SEGMENT_WHAT WHY, after produce_with_fault hit FILE (a
+# segment or an index) on run N: exit 74; the message names the partition
+# and the file ("SEGMENT_WHAT 'NAME'", or "cannot write index 'NAME'") and
+# WHY; the run was rolled back, and the next producer appends.
+failed_on_file() {
+	local d=$BATS_TEST_TMPDIR
+	[ "$ST" -eq 74 ] || { echo "N=$n ($FILE): exit $ST"; cat "$d/err"; return 1; }
+	parse_failure "$d/err"
+	case $FILE in
+	*.log) [ "$WHAT" = "$1 '${FILE##*/}'" ] ;;
+	*.index) [ "$WHAT" = "cannot write index '${FILE##*/}'" ] ;;
+	esac || { echo "N=$n: $WHAT, fault on $FILE"; return 1; }
+	[ "$P" = "$(basename "$(dirname "$FILE")")" ] || return 1
+	[ "$WHY" = "$2" ] || return 1
+	after_failure "$d/t" "$d/acks" r || return 1
+	next_produce "$d/t" "$d/acks" r
+}
+
 @test "EIO on a segment's or index's fdatasync (strace inject, at every sync of a run): exit 74, rolled back, next appends" {
 	local d=$BATS_TEST_TMPDIR n hits=0 idx=0
 	for n in $(seq 1 16); do
@@ -180,17 +198,7 @@ produce_with_fault() {
 		esac
 		hits=$((hits + 1))
 		[ "${FILE%.index}" = "$FILE" ] || idx=$((idx + 1))
-		[ "$ST" -eq 74 ] || { echo "N=$n ($FILE): exit $ST"; cat "$d/err"; false; }
-		parse_failure "$d/err"
-		# The partition and file that failed, by name.
-		case $FILE in
-		*.log) [ "$WHAT" = "cannot sync segment '${FILE##*/}'" ] ;;
-		*.index) [ "$WHAT" = "cannot write index '${FILE##*/}'" ] ;;
-		esac || { echo "N=$n: $WHAT, fault on $FILE"; false; }
-		[ "$P" = "$(basename "$(dirname "$FILE")")" ]
-		[ "$WHY" = "Input/output error" ]
-		after_failure "$d/t" "$d/acks" r
-		next_produce "$d/t" "$d/acks" r
+		failed_on_file "cannot sync segment" "Input/output error"
 	done
 	[ "$hits" -ge 4 ] && [ "$idx" -ge 1 ]
 	echo "# $hits faults, $idx on an index" >&3
@@ -221,16 +229,7 @@ produce_with_fault() {
 		esac
 		hits=$((hits + 1))
 		[ "${FILE%.index}" = "$FILE" ] || idx=$((idx + 1))
-		[ "$ST" -eq 74 ] || { echo "N=$n ($FILE): exit $ST"; cat "$d/err"; false; }
-		parse_failure "$d/err"
-		case $FILE in
-		*.log) [ "$WHAT" = "cannot write segment '${FILE##*/}'" ] ;;
-		*.index) [ "$WHAT" = "cannot write index '${FILE##*/}'" ] ;;
-		esac || { echo "N=$n: $WHAT, fault on $FILE"; false; }
-		[ "$P" = "$(basename "$(dirname "$FILE")")" ]
-		[ "$WHY" = "No space left on device" ]
-		after_failure "$d/t" "$d/acks" r
-		next_produce "$d/t" "$d/acks" r
+		failed_on_file "cannot write segment" "No space left on device"
 	done
 	[ "$hits" -ge 4 ]
 	echo "# $hits failed runs, $idx on an index at a roll; $idx_ok index faults at a publish went on" >&3
