@@ -331,13 +331,20 @@ EOF
 	[[ $(row t g 0 owner) == null && $(row t g 0 owned) == false ]]
 }
 
-@test "STALLED: the owner's handler blocks; --stall sets the time, the default is longer" {
+# Topic t, 5 records, group g committed at 2, and a following member
+# ($bg_pid) whose handler has the next batch and blocks until a line is
+# written to ./gate.
+member_with_blocked_handler() {
 	make_topic t
 	seq 5 | es-produce t
 	es-consume -g g -n 2 t >/dev/null
 	mkfifo gate
 	bg_start es-consume -g g -f --exec 'cat >/dev/null; read x <gate' t >out 2>err
 	wait_for 10 owner_is t g 0 "$bg_pid"
+}
+
+@test "STALLED: the owner's handler blocks; --stall sets the time, the default is longer" {
+	member_with_blocked_handler
 	wait_for 10 status_is t g 0 STALLED --stall 1s
 	run_both es-lag --stall 1s t
 	[[ ${lines[1]} == $'g\tt\t0\t2\t5\t3\t'*$'\t'"$bg_pid"$'\t'*$'\t-\tSTALLED' ]]
@@ -351,12 +358,7 @@ EOF
 }
 
 @test "a killed member's handler keeps the partition: STALLED, then STOPPED when it exits" {
-	make_topic t
-	seq 5 | es-produce t
-	es-consume -g g -n 2 t >/dev/null
-	mkfifo gate
-	bg_start es-consume -g g -f --exec 'cat >/dev/null; read x <gate' t >out 2>err
-	wait_for 10 owner_is t g 0 "$bg_pid"
+	member_with_blocked_handler
 	{ kill -9 "$bg_pid" && wait "$bg_pid"; } 2>/dev/null || true
 	# No member, but the lock is its handler's: not STOPPED.
 	[[ $(es-lag -J t | jq -c '.topics[0].groups[0] | [.members, .partitions[0].owned]') == '[0,true]' ]]
