@@ -167,6 +167,52 @@ static void stage(struct job *j)
 	j->fd = fd;
 }
 
+/* The command's environment: ours without any ES_* variable we set, then
+ * those, for this batch. Built once (the topic and group whole, however
+ * long a path the topic is, and every variable, however many); a batch
+ * only rewrites its numbers. */
+static char **command_env(const struct job *j)
+{
+	static char **envp, *vars[7], nums[5][64];
+	if (!envp) {
+		size_t tl = strlen(o.topic) + sizeof "ES_TOPIC=";
+		size_t gl = strlen(o.group) + sizeof "ES_GROUP=";
+		size_t n = 0, ne = 0;
+		for (char **e = environ; *e; e++)
+			n++;
+		if (!(vars[0] = malloc(tl)) || !(vars[1] = malloc(gl)) ||
+		    !(envp = malloc((n + 8) * sizeof *envp)))
+			cli_die(EX_FAIL, "out of memory");
+		snprintf(vars[0], tl, "ES_TOPIC=%s", o.topic);
+		snprintf(vars[1], gl, "ES_GROUP=%s", o.group);
+		static const char *const names[5] = {
+			"ES_PARTITION=", "ES_FIRST_OFFSET=", "ES_LAST_OFFSET=",
+			"ES_COUNT=", "ES_ATTEMPT="};
+		for (int k = 0; k < 5; k++) {
+			vars[2 + k] = nums[k];
+			strcpy(nums[k], names[k]);
+		}
+		for (char **e = environ; *e; e++) {
+			int ours = 0; /* replaced below, never doubled */
+			for (int k = 0; k < 7 && !ours; k++)
+				ours = !strncmp(*e, vars[k], strcspn(vars[k], "=") + 1);
+			if (!ours)
+				envp[ne++] = *e;
+		}
+		for (int k = 0; k < 7; k++)
+			envp[ne++] = vars[k];
+		envp[ne] = NULL;
+	}
+	uint64_t v[5] = {j->pp->id, j->recs[j->cur.lo].offset,
+			 j->recs[j->cur.hi - 1].offset, j->cur.hi - j->cur.lo,
+			 j->attempt};
+	for (int k = 0; k < 5; k++) {
+		char *at = strchr(nums[k], '=') + 1;
+		at[es_u64_dec(at, v[k])] = 0;
+	}
+	return envp;
+}
+
 static void spawn(es_group *g, struct job *j)
 {
 	stage(j);
@@ -175,12 +221,6 @@ static void spawn(es_group *g, struct job *j)
 	for (size_t i = j->cur.lo; i < j->cur.hi; i++)
 		j->recs[i].attempts++;
 	j->attempt++;
-	char env[7][64];
-	snprintf(env[0], 64, "%u", j->pp->id);
-	snprintf(env[1], 64, "%" PRIu64, j->recs[j->cur.lo].offset);
-	snprintf(env[2], 64, "%" PRIu64, j->recs[j->cur.hi - 1].offset);
-	snprintf(env[3], 64, "%zu", j->cur.hi - j->cur.lo);
-	snprintf(env[4], 64, "%u", j->attempt);
 	out_flush(); /* the command shares our stdout */
 	/* posix_spawn (vfork-like) rather than fork: no copy of our page
 	 * tables for a child that execs at once; a batch's cost is the
@@ -208,46 +248,7 @@ static void spawn(es_group *g, struct job *j)
 	posix_spawnattr_setsigdefault(&sa, &dfl);
 	posix_spawnattr_setflags(&sa, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 	char *argv[] = {"sh", "-c", (char *)o.exec, NULL};
-	/* Ours, then the rest of the environment, however large. */
-	static char **envp;
-	static size_t envcap;
-	size_t nenv = 0;
-	for (char **e = environ; *e; e++)
-		nenv++;
-	if (nenv + 8 > envcap) {
-		envcap = nenv + 8;
-		free(envp);
-		if (!(envp = malloc(envcap * sizeof *envp)))
-			cli_die(EX_FAIL, "out of memory");
-	}
-	/* The topic and group whole, however long a path the topic is. */
-	static char *vars[7], nums[5][96];
-	if (!vars[0]) {
-		size_t tl = strlen(o.topic) + sizeof "ES_TOPIC=";
-		size_t gl = strlen(o.group) + sizeof "ES_GROUP=";
-		if (!(vars[0] = malloc(tl)) || !(vars[1] = malloc(gl)))
-			cli_die(EX_FAIL, "out of memory");
-		snprintf(vars[0], tl, "ES_TOPIC=%s", o.topic);
-		snprintf(vars[1], gl, "ES_GROUP=%s", o.group);
-		for (int k = 0; k < 5; k++)
-			vars[2 + k] = nums[k];
-	}
-	snprintf(nums[0], 96, "ES_PARTITION=%s", env[0]);
-	snprintf(nums[1], 96, "ES_FIRST_OFFSET=%s", env[1]);
-	snprintf(nums[2], 96, "ES_LAST_OFFSET=%s", env[2]);
-	snprintf(nums[3], 96, "ES_COUNT=%s", env[3]);
-	snprintf(nums[4], 96, "ES_ATTEMPT=%s", env[4]);
-	size_t ne = 0;
-	for (char **e = environ; *e; e++) {
-		int ours = 0; /* replaced below, never doubled */
-		for (int k = 0; k < 7 && !ours; k++)
-			ours = !strncmp(*e, vars[k], strcspn(vars[k], "=") + 1);
-		if (!ours)
-			envp[ne++] = *e;
-	}
-	for (int k = 0; k < 7; k++)
-		envp[ne++] = vars[k];
-	envp[ne] = NULL;
+	char **envp = command_env(j);
 	pid_t pid;
 	int rc = posix_spawn(&pid, "/bin/sh", &fa, &sa, argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
