@@ -84,8 +84,17 @@ void es_idx_unpack(const unsigned char *p, es_idx_entry *e);
  * after the last entry, carrying the largest timestamp so far. Appends
  * the entry for the record at pos to idx when one is due; *have and *last
  * (the last entry's position) are the caller's state. 0 or ENOMEM. */
-int es_idx_note(es_buf *idx, int *have, uint64_t *last, uint64_t base,
-		uint64_t offset, uint64_t pos, int64_t max_ts);
+int es_idx_append(es_buf *idx, int *have, uint64_t *last, uint64_t base,
+		  uint64_t offset, uint64_t pos, int64_t max_ts);
+/* Inline: it is asked for every record a writer appends. */
+static inline int es_idx_note(es_buf *idx, int *have, uint64_t *last,
+			      uint64_t base, uint64_t offset, uint64_t pos,
+			      int64_t max_ts)
+{
+	if (*have && pos - *last < ES_IDX_INTERVAL)
+		return 0;
+	return es_idx_append(idx, have, last, base, offset, pos, max_ts);
+}
 void es_seg_name(char *buf, uint64_t base, const char *ext);
 /* Sorted base offsets of the segments in a partition directory; rewind
  * unless the descriptor was just opened and never read. */

@@ -143,11 +143,9 @@ void es_idx_unpack(const unsigned char *p, es_idx_entry *e)
 	e->max_ts = (int64_t)get64(p + 8);
 }
 
-int es_idx_note(es_buf *idx, int *have, uint64_t *last, uint64_t base,
-		uint64_t offset, uint64_t pos, int64_t max_ts)
+int es_idx_append(es_buf *idx, int *have, uint64_t *last, uint64_t base,
+		  uint64_t offset, uint64_t pos, int64_t max_ts)
 {
-	if (*have && pos - *last < ES_IDX_INTERVAL)
-		return 0;
 	es_idx_entry ie = {(uint32_t)(offset - base), (uint32_t)pos, max_ts};
 	unsigned char e[ES_IDX_ENTRY];
 	es_idx_pack(e, &ie);
