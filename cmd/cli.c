@@ -215,7 +215,8 @@ void out_write(const void *p, size_t n)
 			return;
 		}
 	}
-	memcpy(obuf + olen, p, n);
+	if (n)
+		memcpy(obuf + olen, p, n);
 	olen += n;
 }
 

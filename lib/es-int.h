@@ -4,6 +4,7 @@
 #define ES_INT_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/types.h>
 
@@ -180,6 +181,8 @@ void es_err(es_error *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /* ---- the lock table ------------------------------------------------------ */
+/* The table from a file in the format of /proc/locks. */
+int es_locktable_parse(FILE *f, es_locktable **out);
 int es_locktable_has(const es_locktable *lt, uint64_t ino);
 /* Is any lock of the table on the device (a stat's st_dev)? */
 int es_locktable_on_dev(const es_locktable *lt, uint64_t dev);

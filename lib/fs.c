@@ -232,7 +232,8 @@ int es_seg_list(int pdirfd, int rewind, uint64_t **bases, size_t *n)
 		free(v);
 		return rc;
 	}
-	qsort(v, k, sizeof *v, cmp_u64);
+	if (k > 1)
+		qsort(v, k, sizeof *v, cmp_u64);
 	/* BASE.log and BASE.zlog both exist for a moment while es-compact
 	 * installs a compressed segment: one segment. */
 	size_t u = 0;

@@ -980,7 +980,8 @@ static int append_bytes(es_buf *out, const char *name, size_t name_len,
 		return rc;
 	char *o = out->data + out->len;
 	memcpy(o, ",\"", 2);
-	memcpy(o + 2, name, name_len);
+	if (name_len)
+		memcpy(o + 2, name, name_len);
 	o += 2 + name_len;
 	if (utf8) {
 		memcpy(o, "\":", 2);

@@ -83,6 +83,14 @@ int es_locktable_read(es_locktable **out)
 	FILE *f = fopen("/proc/locks", "re");
 	if (!f)
 		return errno;
+	int rc = es_locktable_parse(f, out);
+	fclose(f);
+	return rc;
+}
+
+int es_locktable_parse(FILE *f, es_locktable **out)
+{
+	*out = NULL;
 	es_locktable *lt = calloc(1, sizeof *lt);
 	size_t cap = 0;
 	char line[256];
@@ -111,12 +119,14 @@ int es_locktable_read(es_locktable **out)
 		rc = ENOMEM;
 	else if (ferror(f) && !rc)
 		rc = EIO;
-	fclose(f);
 	if (rc) {
 		es_locktable_free(lt);
 		return rc;
 	}
-	qsort(lt->v, lt->n, sizeof *lt->v, cmp_ino);
+	/* With no locks (a quiet machine) lt->v is NULL, which qsort may not
+	 * be given even with a count of 0. */
+	if (lt->n > 1)
+		qsort(lt->v, lt->n, sizeof *lt->v, cmp_ino);
 	*out = lt;
 	return 0;
 }

@@ -121,7 +121,8 @@ int es_header_add(es_buf *block, const char *name, size_t name_len,
 		return rc;
 	unsigned char *p = (unsigned char *)block->data + block->len;
 	put16(p, (uint16_t)name_len);
-	memcpy(p + 2, name, name_len);
+	if (name_len)
+		memcpy(p + 2, name, name_len);
 	put32(p + 2 + name_len, (uint32_t)value_len);
 	if (value_len)
 		memcpy(p + 6 + name_len, value, value_len);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -205,6 +206,57 @@ static void test_owners(void)
 	es_topic_close(t);
 }
 
+/* The table from lines in the kernel's format: held flock locks only,
+ * found whatever their order; none at all on a quiet machine. */
+static es_locktable *parse_locks(const char *text, int *rc)
+{
+	FILE *f = tmpfile();
+	CHECK(f != NULL);
+	if (!f)
+		return NULL;
+	fputs(text, f);
+	rewind(f);
+	es_locktable *lt = (es_locktable *)1;
+	*rc = es_locktable_parse(f, &lt);
+	fclose(f);
+	return lt;
+}
+
+static void test_locktable_parse(void)
+{
+	int rc = -1;
+	es_locktable *lt = parse_locks("", &rc);
+	CHECK(rc == 0 && lt != NULL);
+	CHECK(es_locktable_has(lt, 0) == 0 && es_locktable_has(lt, 5000) == 0);
+	CHECK(es_locktable_on_dev(lt, makedev(8, 1)) == 0);
+	es_locktable_free(lt);
+
+	lt = parse_locks(
+		"1: FLOCK  ADVISORY  WRITE 1234 08:01:5000 0 EOF\n"
+		"1: -> FLOCK  ADVISORY  WRITE 1235 08:01:6000 0 EOF\n"
+		"2: POSIX  ADVISORY  WRITE 99 08:01:7000 0 EOF\n"
+		"3: OFDLCK ADVISORY  READ  -1 08:01:7001 0 EOF\n"
+		"4: FLOCK  ADVISORY  WRITE 1236 fd:02:42 0 EOF\n"
+		"5: FLOCK  ADVISORY  WRITE 1237 08:01:300 0 EOF", &rc);
+	CHECK(rc == 0 && lt != NULL);
+	CHECK(es_locktable_has(lt, 5000) && es_locktable_has(lt, 42) &&
+	      es_locktable_has(lt, 300));
+	/* A waiter holds nothing; POSIX and OFD locks are not flock's. */
+	CHECK(!es_locktable_has(lt, 6000) && !es_locktable_has(lt, 7000) &&
+	      !es_locktable_has(lt, 7001));
+	CHECK(es_locktable_on_dev(lt, makedev(0xfd, 2)));
+	CHECK(es_locktable_on_dev(lt, makedev(8, 1)));
+	CHECK(!es_locktable_on_dev(lt, makedev(8, 2)));
+	es_locktable_free(lt);
+
+	/* A line longer than any the kernel writes: not a table to trust. */
+	char text[600];
+	memset(text, 'x', 400);
+	strcpy(text + 400, "\n1: FLOCK  ADVISORY  WRITE 1 08:01:9 0 EOF\n");
+	lt = parse_locks(text, &rc);
+	CHECK(rc == EINVAL && lt == NULL);
+}
+
 /* A directory of more entries than one getdents64 returns. */
 static void test_dirscan(void)
 {
@@ -249,6 +301,7 @@ int main(void)
 	snprintf(root, sizeof root, "%s", check_tmpdir());
 	RUN(test_commits_regions);
 	RUN(test_owners);
+	RUN(test_locktable_parse);
 	RUN(test_dirscan);
 	if (!check_failed)
 		check_rmtree(root);
