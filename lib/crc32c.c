@@ -29,9 +29,23 @@ crc32c_hw(uint32_t crc, const unsigned char *p, size_t n)
 		p += 8;
 		n -= 8;
 	}
+	/* The last 0-7 bytes in at most three steps, not seven: each step
+	 * waits for the one before. */
 	uint32_t c32 = (uint32_t)c;
-	while (n--)
-		c32 = __builtin_ia32_crc32qi(c32, *p++);
+	if (n & 4) {
+		uint32_t v;
+		memcpy(&v, p, 4);
+		c32 = __builtin_ia32_crc32si(c32, v);
+		p += 4;
+	}
+	if (n & 2) {
+		uint16_t v;
+		memcpy(&v, p, 2);
+		c32 = __builtin_ia32_crc32hi(c32, v);
+		p += 2;
+	}
+	if (n & 1)
+		c32 = __builtin_ia32_crc32qi(c32, *p);
 	return c32;
 }
 #endif

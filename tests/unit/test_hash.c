@@ -117,6 +117,30 @@ static void test_crc32c_incremental(void)
 	      0xE3069283u);
 }
 
+/* Every length and alignment against the bit-at-a-time definition, so
+ * that the fast path's 8-, 4-, 2- and 1-byte steps are each checked. */
+static void test_crc32c_reference(void)
+{
+	unsigned char buf[220];
+	uint32_t seed = 777;
+	for (size_t i = 0; i < sizeof buf; i++) {
+		seed = seed * 1103515245u + 12345u;
+		buf[i] = (unsigned char)(seed >> 16);
+	}
+	int bad = 0;
+	for (size_t start = 0; start < 9; start++)
+		for (size_t n = 0; start + n <= sizeof buf; n++) {
+			uint32_t c = 0xFFFFFFFFu;
+			for (size_t i = 0; i < n; i++) {
+				c ^= buf[start + i];
+				for (int k = 0; k < 8; k++)
+					c = (c >> 1) ^ (0x82F63B78u & (0u - (c & 1)));
+			}
+			bad += es_crc32c(0, buf + start, n) != ~c;
+		}
+	CHECK(bad == 0);
+}
+
 int main(void)
 {
 	RUN(test_murmur2_kafka_vectors);
@@ -125,5 +149,6 @@ int main(void)
 	RUN(test_crc32c_check_value);
 	RUN(test_crc32c_rfc3720);
 	RUN(test_crc32c_incremental);
+	RUN(test_crc32c_reference);
 	return DONE();
 }
