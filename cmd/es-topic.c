@@ -170,9 +170,6 @@ static int cmd_describe(int argc, char **argv)
 		cli_usage_error("describe takes one TOPIC");
 	es_topic *t = cli_open_topic(argv[i]);
 	const es_config *c = es_topic_config(t);
-	es_buf yaml = {0};
-	if (es_config_format(c, &yaml) != 0)
-		cli_die(EX_FAIL, "out of memory");
 	int json = flags & 2;
 	if (json) {
 		es_buf s = {0};
@@ -180,50 +177,30 @@ static int cmd_describe(int argc, char **argv)
 		out_str("{\"topic\":");
 		out_write(s.data, s.len);
 		es_buf_free(&s);
-		char seg_bytes[32], seg_age[32], ret[32], ret_bytes[32], del[32],
-			maxrec[32];
-		es_format_size(c->segment_bytes, seg_bytes, sizeof seg_bytes);
-		es_format_duration(c->segment_age_ms, seg_age, sizeof seg_age);
-		es_format_duration(c->retention_ms, ret, sizeof ret);
-		es_format_size(c->retention_bytes, ret_bytes, sizeof ret_bytes);
-		es_format_duration(c->delete_retention_ms, del, sizeof del);
-		es_format_size(c->max_record_bytes, maxrec, sizeof maxrec);
-		static const char *const syncs[] = {"none", "batch", "always"};
-		out_printf(",\"config\":{\"format\":%d,\"partitions\":%u,"
-			   "\"segment_bytes\":\"%s\",\"segment_age\":\"%s\","
-			   "\"retention\":\"%s\",\"retention_bytes\":\"%s\","
-			   "\"cleanup\":\"%s\",\"delete_retention\":\"%s\","
-			   "\"compression\":\"%s\",\"max_record_bytes\":\"%s\","
-			   "\"sync\":\"%s\"},\"partitions\":[",
-			   c->format, c->partitions, seg_bytes, seg_age, ret,
-			   ret_bytes,
-			   c->cleanup == (ES_CLEANUP_COMPACT | ES_CLEANUP_DELETE)
-				   ? "compact,delete"
-			   : c->cleanup == ES_CLEANUP_COMPACT ? "compact"
-							      : "delete",
-			   del, c->compression ? "zlib" : "none", maxrec,
-			   syncs[c->sync]);
+		out_str(",\"config\":{");
 	} else {
 		out_printf("topic: %s\n", argv[i]);
-		/* The configuration as topic.yaml says it, comments aside. */
-		for (char *line = yaml.data; line && *line;) {
-			char *nl = strchr(line, '\n');
-			size_t len = nl ? (size_t)(nl - line) : strlen(line);
-			/* Without the comments: "key: value" lines. */
-			size_t vlen = len;
-			char *hash = memchr(line, '#', len);
-			if (hash)
-				vlen = (size_t)(hash - line);
-			while (vlen && line[vlen - 1] == ' ')
-				vlen--;
-			if (line[0] != '#' && vlen)
-				out_write(line, vlen), out_write("\n", 1);
-			line = nl ? nl + 1 : NULL;
-		}
+	}
+	/* The configuration as topic.yaml says it; in JSON the two numbers
+	 * as numbers, the sizes and durations with their units. */
+	const char *key;
+	for (size_t k = 0; (key = es_config_key(k)); k++) {
+		char v[32];
+		if (es_config_get(c, key, v, sizeof v) != 0)
+			cli_die(EX_FAIL, "%s: topic.yaml: bad value for '%s'",
+				argv[i], key);
+		if (!json)
+			out_printf("%s: %s\n", key, v);
+		else if (!strcmp(key, "format") || !strcmp(key, "partitions"))
+			out_printf("%s\"%s\":%s", k ? "," : "", key, v);
+		else
+			out_printf("%s\"%s\":\"%s\"", k ? "," : "", key, v);
+	}
+	if (json)
+		out_str("},\"partitions\":[");
+	else
 		out_printf("\n%-9s %12s %12s %8s %12s  %-24s  %s\n", "PARTITION",
 			   "FIRST", "NEXT", "SEGMENTS", "BYTES", "OLDEST", "NEWEST");
-	}
-	es_buf_free(&yaml);
 	for (uint32_t p = 0; p < c->partitions; p++) {
 		es_partition_info pi;
 		es_error err = {{0}};

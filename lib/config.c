@@ -651,75 +651,78 @@ static int valid(const es_config *c)
 	       c->sync >= ES_SYNC_NONE && c->sync <= ES_SYNC_ALWAYS;
 }
 
-static int line(es_buf *b, const char *key, const char *value,
-		const char *comment)
-{
-	char l[160];
-	int n;
+/* Each key's comment in a topic.yaml that es writes. */
+static const char *const key_comments[K_COUNT] = {
+	[K_FORMAT] = "on-disk layout version; do not edit",
+	[K_PARTITIONS] = "may grow, never shrink",
+	[K_SEGMENT_BYTES] = "roll the active segment at this size",
+	[K_SEGMENT_AGE] = "... or at this age",
+	[K_RETENTION] = "keep closed segments this long; 0 = forever",
+	[K_RETENTION_BYTES] = "per partition; 0 = no limit",
+	[K_CLEANUP] = "delete | compact | compact,delete",
+	[K_DELETE_RETENTION] = "how long tombstones survive compaction",
+	[K_COMPRESSION] = "none | zlib: for closed segments",
+	[K_MAX_RECORD_BYTES] = "larger records are refused",
+	[K_SYNC] = "always | batch | none",
+};
 
-	if (comment)
-		n = snprintf(l, sizeof l, "%s: %-*s # %s\n", key,
-			     (int)(24 - strlen(key)), value, comment);
-	else
-		n = snprintf(l, sizeof l, "%s: %s\n", key, value);
-	if (n < 0 || (size_t)n >= sizeof l)
-		return ENOMEM;
-	return es_buf_append(b, l, (size_t)n);
-}
-
-int es_config_format(const es_config *c, es_buf *b)
+/* A value as topic.yaml says it, the inverse of apply. */
+static void value_of(const es_config *c, int id, char *v, size_t size)
 {
 	static const char *const cleanup[] = { "", "delete", "compact",
 					       "compact,delete" };
 	static const char *const sync[] = { "none", "batch", "always" };
-	char fmt[16], parts[16], seg[32], age[32], ret[32], retb[32], dret[32],
-		maxr[32];
+	switch (id) {
+	case K_FORMAT: snprintf(v, size, "%d", c->format); break;
+	case K_PARTITIONS: snprintf(v, size, "%u", (unsigned)c->partitions); break;
+	case K_SEGMENT_BYTES: es_format_size(c->segment_bytes, v, size); break;
+	case K_SEGMENT_AGE: es_format_duration(c->segment_age_ms, v, size); break;
+	case K_RETENTION: es_format_duration(c->retention_ms, v, size); break;
+	case K_RETENTION_BYTES: es_format_size(c->retention_bytes, v, size); break;
+	case K_CLEANUP: snprintf(v, size, "%s", cleanup[c->cleanup]); break;
+	case K_DELETE_RETENTION:
+		es_format_duration(c->delete_retention_ms, v, size);
+		break;
+	case K_COMPRESSION:
+		snprintf(v, size, "%s", c->compression ? "zlib" : "none");
+		break;
+	case K_MAX_RECORD_BYTES: es_format_size(c->max_record_bytes, v, size); break;
+	case K_SYNC: snprintf(v, size, "%s", sync[c->sync]); break;
+	}
+}
+
+const char *es_config_key(size_t i)
+{
+	return i < K_COUNT ? key_names[i] : NULL;
+}
+
+int es_config_get(const es_config *c, const char *key, char *value,
+		  size_t size)
+{
+	int id = find_key(key, strlen(key));
+	if (id < 0 || !valid(c))
+		return ES_EUSAGE;
+	value_of(c, id, value, size);
+	return 0;
+}
+
+int es_config_format(const es_config *c, es_buf *b)
+{
+	static const char head[] = "# es topic configuration; see es-format(5)\n";
 	size_t start = b->len;
-	int rc = 0;
 
 	if (!valid(c))
 		return ES_EUSAGE;
-	snprintf(fmt, sizeof fmt, "%d", c->format);
-	snprintf(parts, sizeof parts, "%u", (unsigned)c->partitions);
-	es_format_size(c->segment_bytes, seg, sizeof seg);
-	es_format_duration(c->segment_age_ms, age, sizeof age);
-	es_format_duration(c->retention_ms, ret, sizeof ret);
-	es_format_size(c->retention_bytes, retb, sizeof retb);
-	es_format_duration(c->delete_retention_ms, dret, sizeof dret);
-	es_format_size(c->max_record_bytes, maxr, sizeof maxr);
-
-	rc = es_buf_append(b, "# es topic configuration; see es-format(5)\n",
-			   43);
-	if (!rc)
-		rc = line(b, "format", fmt,
-			  "on-disk layout version; do not edit");
-	if (!rc)
-		rc = line(b, "partitions", parts, "may grow, never shrink");
-	if (!rc)
-		rc = line(b, "segment_bytes", seg,
-			  "roll the active segment at this size");
-	if (!rc)
-		rc = line(b, "segment_age", age, "... or at this age");
-	if (!rc)
-		rc = line(b, "retention", ret,
-			  "keep closed segments this long; 0 = forever");
-	if (!rc)
-		rc = line(b, "retention_bytes", retb,
-			  "per partition; 0 = no limit");
-	if (!rc)
-		rc = line(b, "cleanup", cleanup[c->cleanup],
-			  "delete | compact | compact,delete");
-	if (!rc)
-		rc = line(b, "delete_retention", dret,
-			  "how long tombstones survive compaction");
-	if (!rc)
-		rc = line(b, "compression", c->compression ? "zlib" : "none",
-			  "none | zlib: for closed segments");
-	if (!rc)
-		rc = line(b, "max_record_bytes", maxr,
-			  "larger records are refused");
-	if (!rc)
-		rc = line(b, "sync", sync[c->sync], "always | batch | none");
+	int rc = es_buf_append(b, head, sizeof head - 1);
+	for (int id = 0; id < K_COUNT && !rc; id++) {
+		char v[32], l[160];
+		value_of(c, id, v, sizeof v);
+		int n = snprintf(l, sizeof l, "%s: %-*s # %s\n", key_names[id],
+				 (int)(24 - strlen(key_names[id])), v,
+				 key_comments[id]);
+		rc = n < 0 || (size_t)n >= sizeof l ? ENOMEM
+						    : es_buf_append(b, l, (size_t)n);
+	}
 	if (!rc)
 		rc = es_buf_reserve(b, 1);
 	if (rc) {

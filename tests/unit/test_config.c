@@ -380,6 +380,50 @@ static void test_round_trip(void)
 	es_buf_free(&b);
 }
 
+/* Key by key, what es-topic describe shows: every key once, in the file's
+ * order, and each value set back gives the same configuration. */
+static void test_get(void)
+{
+	static const char *const order[] = {
+		"format", "partitions", "segment_bytes", "segment_age",
+		"retention", "retention_bytes", "cleanup", "delete_retention",
+		"compression", "max_record_bytes", "sync"
+	};
+	es_config c, d;
+	es_error err, *ep = &err;
+	char v[32];
+	size_t n = 0;
+	const char *key;
+
+	es_config_default(&c);
+	c.partitions = 12;
+	c.retention_bytes = 5ULL << 30;
+	c.cleanup = ES_CLEANUP_COMPACT;
+	c.compression = ES_COMPRESSION_ZLIB;
+	c.sync = ES_SYNC_NONE;
+	es_config_default(&d);
+	for (; (key = es_config_key(n)); n++) {
+		CHECK(n < sizeof order / sizeof *order && !strcmp(key, order[n]));
+		CHECK(es_config_get(&c, key, v, sizeof v) == 0);
+		if (!strcmp(key, "format"))
+			CHECK(!strcmp(v, "1"));
+		else
+			CHECK_OK(es_config_set(&d, key, v, &err), ep);
+	}
+	CHECK(n == sizeof order / sizeof *order);
+	CHECK(same(&c, &d));
+	CHECK(es_config_get(&c, "retention_bytes", v, sizeof v) == 0 &&
+	      !strcmp(v, "5GiB"));
+	CHECK(es_config_get(&c, "cleanup", v, sizeof v) == 0 &&
+	      !strcmp(v, "compact"));
+	CHECK(es_config_get(&c, "sync", v, sizeof v) == 0 && !strcmp(v, "none"));
+	CHECK(es_config_get(&c, "partitions", v, sizeof v) == 0 &&
+	      !strcmp(v, "12"));
+	CHECK(es_config_get(&c, "nope", v, sizeof v) == ES_EUSAGE);
+	c.sync = 7;
+	CHECK(es_config_get(&c, "sync", v, sizeof v) == ES_EUSAGE);
+}
+
 static void test_sizes_durations(void)
 {
 	static const struct {
@@ -537,6 +581,7 @@ int main(void)
 	RUN(test_load);
 	RUN(test_set);
 	RUN(test_round_trip);
+	RUN(test_get);
 	RUN(test_sizes_durations);
 	RUN(test_time);
 	return DONE();
