@@ -122,14 +122,18 @@ static int cmd_alter(int argc, char **argv)
 	if (!set)
 		cli_usage_error("alter needs at least one --KEY VALUE");
 	es_topic *t = cli_open_topic(argv[i]);
+	/* Only the keys given, over the current configuration. */
 	es_config now = *es_topic_config(t);
-	/* Apply only what was given, over the current configuration. */
-	optind = 2;
-	es_config tmp = now;
-	int dummy;
-	parse(argc, argv, &tmp, &dummy, &flags, ALLOW_KEYS);
 	es_error err = {{0}};
-	int rc = es_topic_alter(t, &tmp, &err);
+	for (size_t k = 0; k < NKEYS; k++) {
+		char v[32];
+		if (!(set & 1 << k))
+			continue;
+		if (es_config_get(&c, keys[k], v, sizeof v) != 0 ||
+		    es_config_set(&now, keys[k], v, &err) != 0)
+			cli_die(EX_FAIL, "--%s: %s", keys[k], err.msg);
+	}
+	int rc = es_topic_alter(t, &now, &err);
 	es_topic_close(t);
 	if (rc)
 		cli_die(cli_status(rc), "%s", err.msg);

@@ -587,22 +587,28 @@ int es_config_load(const char *path, es_config *c, es_error *err)
 
 /* ---- options ------------------------------------------------------------- */
 
+/* A key as options write it, with hyphens, or as topic.yaml does. */
+static int option_key(const char *key)
+{
+	char k[32];
+	size_t n = strlen(key);
+	if (n >= sizeof k)
+		return -1;
+	for (size_t i = 0; i <= n; i++)
+		k[i] = key[i] == '-' ? '_' : key[i];
+	return find_key(k, n);
+}
+
 int es_config_set(es_config *c, const char *key, const char *value,
 		  es_error *err)
 {
-	char k[32], opt[32], q[64];
-	size_t n = key ? strlen(key) : 0;
+	char opt[32], q[64];
 	struct problem p;
-	int id = -1;
 
 	if (!key)
 		key = "";
-
-	if (n < sizeof k) {
-		for (size_t i = 0; i <= n; i++)
-			k[i] = key[i] == '-' ? '_' : key[i];
-		id = find_key(k, n);
-	}
+	size_t n = strlen(key);
+	int id = option_key(key);
 	if (id < 0) {
 		if (err)
 			snprintf(err->msg, sizeof err->msg,
@@ -611,7 +617,7 @@ int es_config_set(es_config *c, const char *key, const char *value,
 		return ES_EUSAGE;
 	}
 	for (size_t i = 0; i <= n; i++)
-		opt[i] = k[i] == '_' ? '-' : k[i];
+		opt[i] = key[i] == '_' ? '-' : key[i];
 	/* The format belongs to the bytes on disk, not to the user. */
 	if (id == K_FORMAT) {
 		if (err)
@@ -699,7 +705,7 @@ const char *es_config_key(size_t i)
 int es_config_get(const es_config *c, const char *key, char *value,
 		  size_t size)
 {
-	int id = find_key(key, strlen(key));
+	int id = option_key(key);
 	if (id < 0 || !valid(c))
 		return ES_EUSAGE;
 	value_of(c, id, value, size);

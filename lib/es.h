@@ -93,9 +93,9 @@ int es_config_set(es_config *c, const char *key, const char *value,
 /* Render as topic.yaml text (NUL-terminated, into b). */
 int es_config_format(const es_config *c, es_buf *b);
 /* The keys of topic.yaml in the order es writes them, for i = 0, 1, ...
- * until NULL; and one key's value as topic.yaml says it ("64MiB", "7d",
- * "zlib"; 32 bytes always suffice). 0, or ES_EUSAGE for an unknown key or
- * a configuration that is not valid. */
+ * until NULL; and one key's value (key as es_config_set takes it) as
+ * topic.yaml says it ("64MiB", "7d", "zlib"; 32 bytes always suffice). 0,
+ * or ES_EUSAGE for an unknown key or a configuration that is not valid. */
 const char *es_config_key(size_t i);
 int es_config_get(const es_config *c, const char *key, char *value,
 		  size_t size);

@@ -414,6 +414,8 @@ static void test_get(void)
 	CHECK(same(&c, &d));
 	CHECK(es_config_get(&c, "retention_bytes", v, sizeof v) == 0 &&
 	      !strcmp(v, "5GiB"));
+	CHECK(es_config_get(&c, "retention-bytes", v, sizeof v) == 0 &&
+	      !strcmp(v, "5GiB"));
 	CHECK(es_config_get(&c, "cleanup", v, sizeof v) == 0 &&
 	      !strcmp(v, "compact"));
 	CHECK(es_config_get(&c, "sync", v, sizeof v) == 0 && !strcmp(v, "none"));
