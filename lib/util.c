@@ -62,12 +62,27 @@ void es_buf_free(es_buf *b)
 
 size_t es_u64_dec(char *o, uint64_t v)
 {
-	char tmp[20];
-	size_t n = 0;
-	do
-		tmp[n++] = (char)('0' + v % 10);
-	while (v /= 10);
-	for (size_t i = 0; i < n; i++)
-		o[i] = tmp[n - 1 - i];
+	/* Two digits a division, written in place from the end: es-consume
+	 * -J writes three numbers a record, a timestamp of 13 digits among
+	 * them. */
+	static const char pairs[] =
+		"00010203040506070809101112131415161718192021222324"
+		"25262728293031323334353637383940414243444546474849"
+		"50515253545556575859606162636465666768697071727374"
+		"75767778798081828384858687888990919293949596979899";
+	size_t n = 1;
+	for (uint64_t p = 10; n < 20 && v >= p; p *= 10)
+		n++;
+	char *e = o + n;
+	while (v >= 100) {
+		unsigned r = (unsigned)(v % 100);
+		v /= 100;
+		e -= 2;
+		memcpy(e, pairs + 2 * r, 2);
+	}
+	if (v >= 10)
+		memcpy(e - 2, pairs + 2 * v, 2);
+	else
+		e[-1] = (char)('0' + v);
 	return n;
 }

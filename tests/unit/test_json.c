@@ -617,6 +617,33 @@ static void test_envelope(void)
 			"column 26: 'timestamp' is not a non-negative integer"));
 }
 
+/* The numbers of -J (partition, offset, timestamp) against printf: every
+ * digit count, each side of each power of ten, and the largest. */
+static void test_u64_dec(void)
+{
+	char got[24], want[24];
+	int bad = 0;
+	uint64_t p = 1;
+	for (int k = 0; k <= 19; k++, p *= 10) {
+		uint64_t v[] = { p - 1, p, p + 1, p * 3 + 7, p / 3 };
+		for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
+			memset(got, 'x', sizeof got);
+			size_t n = es_u64_dec(got, v[i]);
+			snprintf(want, sizeof want, "%llu", (unsigned long long)v[i]);
+			bad += n != strlen(want) || memcmp(got, want, n) != 0 ||
+			       got[n] != 'x';
+		}
+	}
+	for (uint64_t v = 0; v < 100000; v += 7) {
+		size_t n = es_u64_dec(got, v);
+		snprintf(want, sizeof want, "%llu", (unsigned long long)v);
+		bad += n != strlen(want) || memcmp(got, want, n) != 0;
+	}
+	size_t n = es_u64_dec(got, UINT64_MAX);
+	CHECK(n == 20 && !memcmp(got, "18446744073709551615", 20));
+	CHECK(bad == 0);
+}
+
 int main(void)
 {
 	RUN(test_field_found);
@@ -631,6 +658,7 @@ int main(void)
 	RUN(test_format_exact);
 	RUN(test_roundtrip);
 	RUN(test_envelope);
+	RUN(test_u64_dec);
 	es_buf_free(&scratch);
 	es_buf_free(&hdrs);
 	return DONE();
