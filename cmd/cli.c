@@ -1,13 +1,11 @@
 /* cli.c - messages, exit statuses, signals and checked output for every
  * command. Messages look like "es-consume: cannot open ...: reason". */
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -248,63 +246,27 @@ void out_finish(void)
 			strerror(rc));
 }
 
-static int cmp_name(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
+struct found {
+	void (*fn)(void *arg, const char *rel, const char *path);
+	void *arg;
+};
 
-static void find_below(const char *root, const char *rel,
-		       void (*fn)(void *, const char *, const char *), void *arg)
+static void found(void *arg, const char *rel, const char *path, int err)
 {
-	char dir[8192];
-	size_t rl = strlen(root);
-	snprintf(dir, sizeof dir, "%s%s%s", root,
-		 *rel && rl && root[rl - 1] != '/' ? "/" : "", rel);
-	DIR *d = opendir(dir);
-	if (!d) {
-		cli_warn("cannot read directory '%s': %s", dir, strerror(errno));
-		return;
-	}
-	char **names = NULL;
-	size_t n = 0;
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		/* Hidden: ".", "..", and topics being created. */
-		if (e->d_name[0] == '.')
-			continue;
-		char **nn = realloc(names, (n + 1) * sizeof *names);
-		if (!nn || !(nn[n] = strdup(e->d_name)))
-			cli_die(EX_FAIL, "out of memory");
-		names = nn;
-		n++;
-	}
-	closedir(d);
-	if (n)
-		qsort(names, n, sizeof *names, cmp_name);
-	for (size_t i = 0; i < n; i++) {
-		char sub[4096], path[8192];
-		struct stat st;
-		int toolong = snprintf(sub, sizeof sub, "%s%s%s", rel,
-				       *rel ? "/" : "", names[i]) >= (int)sizeof sub ||
-			      snprintf(path, sizeof path, "%s%s%s", root,
-				       rl && root[rl - 1] == '/' ? "" : "/", sub) >=
-				      (int)sizeof path;
-		free(names[i]);
-		if (toolong || lstat(path, &st) != 0 || !S_ISDIR(st.st_mode))
-			continue;
-		if (es_topic_exists(path))
-			fn(arg, sub, path);
-		else
-			find_below(root, sub, fn, arg);
-	}
-	free(names);
+	struct found *f = arg;
+	if (err)
+		cli_warn("cannot read directory '%s': %s", path, strerror(err));
+	else
+		f->fn(f->arg, rel, path);
 }
 
 void cli_find_topics(const char *root,
 		     void (*fn)(void *arg, const char *rel, const char *path),
 		     void *arg)
 {
-	find_below(root, "", fn, arg);
+	struct found f = { fn, arg };
+	if (es_topic_find(root, found, &f) != 0)
+		cli_die(EX_FAIL, "out of memory");
 }
 
 static int64_t clock_ms(clockid_t id)

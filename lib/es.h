@@ -211,6 +211,14 @@ int es_topic_alter(es_topic *t, const es_config *c, es_error *err);
 
 /* Is there a topic at path (a directory with topic.yaml)? */
 int es_topic_exists(const char *path);
+/* Every topic below root, in name order at each level; a topic is not
+ * searched for more topics. fn gets each topic's path relative to root and
+ * the path to open, with err 0; or, for a directory that cannot be read,
+ * its relative path, its path and the errno, and the search goes on. 0, or
+ * ENOMEM. */
+typedef void es_topic_found_fn(void *arg, const char *rel, const char *path,
+			       int err);
+int es_topic_find(const char *root, es_topic_found_fn *fn, void *arg);
 
 /* Per-partition facts for describe and lag; reads metadata, never data
  * beyond the first and last records of segments. */

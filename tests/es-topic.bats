@@ -179,6 +179,24 @@ $PWD/d/sub/a
 $PWD/d/sub/deep/c" ""
 }
 
+@test "list skips hidden directories (a topic being created), symbolic links and files; many names come sorted" {
+	mkdir -p d/.hidden d/many
+	make_topic d/.hidden/t
+	make_topic d/.creating
+	make_topic elsewhere
+	ln -s "$PWD/elsewhere" d/link
+	ln -s "$PWD/elsewhere" d/many/link
+	echo x >d/topic.yaml.not
+	local i want=""
+	# More names than one getdents64 call returns, made in reverse order.
+	for i in $(seq 400 -1 1); do mkdir "d/many/dir-with-a-long-name-$(printf %03d "$i")"; done
+	for i in 7 123 350; do make_topic "d/many/dir-with-a-long-name-$i"; done
+	run_both es-topic list d
+	expect 0 "d/many/dir-with-a-long-name-123
+d/many/dir-with-a-long-name-350
+d/many/dir-with-a-long-name-7" ""
+}
+
 @test "list does not look inside a topic for more topics" {
 	mkdir d
 	make_topic d/t
