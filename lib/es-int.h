@@ -177,6 +177,14 @@ void es_dirscan_start(es_dirscan *s, int fd, int from_start);
 /* 1 and *e for the next entry ("." and ".." skipped), 0 at the end or on
  * an error (then s->rc). */
 int es_dirscan_next(es_dirscan *s, es_dirent *e);
+/* The names in the directory sub (relative to parent, or absolute) that
+ * keep() accepts, sorted; a missing directory has none. keep() may look at
+ * the entry through dfd, the directory's descriptor. Free with
+ * es_names_free. */
+int es_sorted_names(int parent, const char *sub,
+		    int (*keep)(int dfd, const es_dirent *e), char ***names,
+		    size_t *n);
+void es_names_free(char **v, size_t n);
 void es_err(es_error *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

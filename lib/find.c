@@ -14,76 +14,18 @@
 
 #include "es-int.h"
 
-static int cmp_name(const void *a, const void *b)
+/* A subdirectory (symbolic links are not followed), not hidden: hidden
+ * ones include a topic being created. */
+static int visible_dir(int dfd, const es_dirent *e)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void free_names(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
-/* The names of dir's subdirectories (symbolic links are not followed),
- * sorted; hidden ones left out, a topic being created among them. */
-static int subdirs(const char *dir, char ***names, size_t *n)
-{
-	*names = NULL;
-	*n = 0;
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return errno;
-	es_dirscan *s = malloc(sizeof *s);
-	if (!s) {
-		close(fd);
-		return ENOMEM;
-	}
-	es_dirscan_start(s, fd, 0);
-	es_dirent e;
-	char **v = NULL;
-	size_t k = 0, cap = 0;
-	int rc = 0;
-	while (es_dirscan_next(s, &e)) {
-		if (e.name[0] == '.')
-			continue;
-		if (e.type != DT_DIR) {
-			struct stat st;
-			if (e.type != DT_UNKNOWN ||
-			    fstatat(fd, e.name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-			    !S_ISDIR(st.st_mode))
-				continue;
-		}
-		if (k == cap) {
-			size_t nc = cap ? cap * 2 : 16;
-			char **nv = realloc(v, nc * sizeof *v);
-			if (!nv) {
-				rc = ENOMEM;
-				break;
-			}
-			v = nv;
-			cap = nc;
-		}
-		if (!(v[k] = strdup(e.name))) {
-			rc = ENOMEM;
-			break;
-		}
-		k++;
-	}
-	if (!rc)
-		rc = s->rc;
-	free(s);
-	close(fd);
-	if (rc) {
-		free_names(v, k);
-		return rc;
-	}
-	if (k > 1)
-		qsort(v, k, sizeof *v, cmp_name);
-	*names = v;
-	*n = k;
-	return 0;
+	struct stat st;
+	if (e->name[0] == '.')
+		return 0;
+	if (e->type == DT_DIR)
+		return 1;
+	return e->type == DT_UNKNOWN &&
+	       fstatat(dfd, e->name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       S_ISDIR(st.st_mode);
 }
 
 static int find_below(const char *root, const char *rel,
@@ -95,7 +37,7 @@ static int find_below(const char *root, const char *rel,
 	snprintf(dir, sizeof dir, "%s%s%s", root, *rel && sep ? "/" : "", rel);
 	char **names;
 	size_t n;
-	int rc = subdirs(dir, &names, &n);
+	int rc = es_sorted_names(AT_FDCWD, dir, visible_dir, &names, &n);
 	if (rc == ENOMEM)
 		return rc;
 	if (rc) {
@@ -116,7 +58,7 @@ static int find_below(const char *root, const char *rel,
 		else
 			rc = find_below(root, sub, fn, arg);
 	}
-	free_names(names, n);
+	es_names_free(names, n);
 	return rc;
 }
 

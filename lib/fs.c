@@ -258,3 +258,68 @@ int es_seg_open(int pdirfd, uint64_t base, int *z)
 	}
 	return fd;
 }
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void es_names_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+int es_sorted_names(int parent, const char *sub,
+		    int (*keep)(int dfd, const es_dirent *e), char ***names,
+		    size_t *n)
+{
+	*names = NULL;
+	*n = 0;
+	int fd = openat(parent, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : errno;
+	es_dirscan *d = malloc(sizeof *d);
+	if (!d) {
+		close(fd);
+		return ENOMEM;
+	}
+	es_dirscan_start(d, fd, 0);
+	es_dirent e;
+	char **v = NULL;
+	size_t k = 0, cap = 0;
+	int rc = 0;
+	while (es_dirscan_next(d, &e)) {
+		if (!keep(fd, &e))
+			continue;
+		if (k == cap) {
+			size_t nc = cap ? cap * 2 : 16;
+			char **nv = realloc(v, nc * sizeof *v);
+			if (!nv) {
+				rc = ENOMEM;
+				break;
+			}
+			v = nv;
+			cap = nc;
+		}
+		if (!(v[k] = strdup(e.name))) {
+			rc = ENOMEM;
+			break;
+		}
+		k++;
+	}
+	if (!rc)
+		rc = d->rc;
+	free(d);
+	close(fd);
+	if (rc) {
+		es_names_free(v, k);
+		return rc;
+	}
+	if (k > 1)
+		qsort(v, k, sizeof *v, cmp_str);
+	*names = v;
+	*n = k;
+	return 0;
+}

@@ -225,70 +225,10 @@ void es_group_leave(es_group *g)
 	free(g);
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Live members' file names, sorted; dead members' files are removed. */
-static void free_names(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
-/* The names in parent/sub that keep() accepts, sorted; a missing directory
- * has none. */
-static int sorted_names(int parent, const char *sub,
-			int (*keep)(int dfd, const char *name), char ***names,
-			size_t *n)
-{
-	*names = NULL;
-	*n = 0;
-	int fd = openat(parent, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : errno;
-	es_dirscan *d = malloc(sizeof *d);
-	if (!d) {
-		close(fd);
-		return ENOMEM;
-	}
-	es_dirscan_start(d, fd, 0);
-	es_dirent e;
-	char **v = NULL;
-	size_t k = 0;
-	int rc = 0;
-	while (es_dirscan_next(d, &e)) {
-		if (!keep(fd, e.name))
-			continue;
-		char **nv = realloc(v, (k + 1) * sizeof *v);
-		if (!nv || !(nv[k] = strdup(e.name))) {
-			rc = ENOMEM;
-			v = nv ? nv : v;
-			break;
-		}
-		v = nv;
-		k++;
-	}
-	if (!rc)
-		rc = d->rc;
-	free(d);
-	close(fd);
-	if (rc) {
-		free_names(v, k);
-		return rc;
-	}
-	if (k)
-		qsort(v, k, sizeof *v, cmp_str);
-	*names = v;
-	*n = k;
-	return 0;
-}
-
 /* A live member's file; a dead member's is removed on the way. */
-static int member_alive(int dfd, const char *name)
+static int member_alive(int dfd, const es_dirent *e)
 {
+	const char *name = e->name;
 	if (name[0] == '.') {
 		/* A joining member's, or one left by a crash while joining:
 		 * only an old one is swept. */
@@ -311,7 +251,7 @@ static int member_alive(int dfd, const char *name)
 
 static int live_members(int gfd, char ***names, size_t *n)
 {
-	return sorted_names(gfd, "members", member_alive, names, n);
+	return es_sorted_names(gfd, "members", member_alive, names, n);
 }
 
 int es_group_owns(const es_group *g, uint32_t p);
@@ -353,7 +293,7 @@ int es_group_rebalance(es_group *g, int release, int greedy, es_error *err)
 	for (size_t i = 0; i < nm; i++)
 		if (!strcmp(names[i], me))
 			rank = i;
-	free_names(names, nm);
+	es_names_free(names, nm);
 	if (nm == 0) /* our own file vanished: count ourselves anyway */
 		nm = 1;
 	uint32_t share = g->n / (uint32_t)nm + (rank < g->n % nm ? 1 : 0);
@@ -916,7 +856,7 @@ int es_group_members(es_topic *t, const char *group, int *pids, size_t max,
 	snprintf(path, sizeof path, "groups/%s/members", group);
 	char **names;
 	size_t k;
-	int rc = sorted_names(t->dirfd, path, member_alive, &names, &k);
+	int rc = es_sorted_names(t->dirfd, path, member_alive, &names, &k);
 	if (rc) {
 		es_err(err, "group '%s': cannot list members: %s", group,
 		       strerror(rc));
@@ -926,7 +866,7 @@ int es_group_members(es_topic *t, const char *group, int *pids, size_t max,
 		if (i < max)
 			pids[i] = atoi(names[i]);
 	*n = k;
-	free_names(names, k);
+	es_names_free(names, k);
 	return 0;
 }
 
@@ -1003,15 +943,15 @@ int es_group_owners(es_topic *t, const char *group, const es_locktable *locks,
 	return 0;
 }
 
-static int group_name_keep(int dfd, const char *name)
+static int group_name_keep(int dfd, const es_dirent *e)
 {
 	(void)dfd;
-	return es_group_name_ok(name);
+	return es_group_name_ok(e->name);
 }
 
 int es_group_list(es_topic *t, char ***names, size_t *n, es_error *err)
 {
-	int rc = sorted_names(t->dirfd, "groups", group_name_keep, names, n);
+	int rc = es_sorted_names(t->dirfd, "groups", group_name_keep, names, n);
 	if (rc)
 		es_err(err, "cannot list the groups of '%s': %s", t->path,
 		       strerror(rc));

@@ -90,16 +90,21 @@ static void test_crc32c_rfc3720(void)
 	CHECK(es_crc32c(0, b, sizeof b) == 0x113FDB5Cu);
 }
 
+/* Bytes that are the same on every run. */
+static void fill_bytes(unsigned char *buf, size_t n, uint32_t seed)
+{
+	for (size_t i = 0; i < n; i++) {
+		seed = seed * 1103515245u + 12345u;
+		buf[i] = (unsigned char)(seed >> 16);
+	}
+}
+
 static void test_crc32c_incremental(void)
 {
 	/* Records are checked in streamed pieces (valid_record_after), so
 	 * every split, at every alignment, must give the one-shot value. */
 	unsigned char buf[200];
-	uint32_t seed = 12345;
-	for (size_t i = 0; i < sizeof buf; i++) {
-		seed = seed * 1103515245u + 12345u;
-		buf[i] = (unsigned char)(seed >> 16);
-	}
+	fill_bytes(buf, sizeof buf, 12345);
 	for (size_t start = 0; start < 9; start++) {
 		size_t n = sizeof buf - start;
 		uint32_t whole = es_crc32c(0, buf + start, n);
@@ -122,11 +127,7 @@ static void test_crc32c_incremental(void)
 static void test_crc32c_reference(void)
 {
 	unsigned char buf[220];
-	uint32_t seed = 777;
-	for (size_t i = 0; i < sizeof buf; i++) {
-		seed = seed * 1103515245u + 12345u;
-		buf[i] = (unsigned char)(seed >> 16);
-	}
+	fill_bytes(buf, sizeof buf, 777);
 	int bad = 0;
 	for (size_t start = 0; start < 9; start++)
 		for (size_t n = 0; start + n <= sizeof buf; n++) {
