@@ -820,17 +820,8 @@ static void render_table(es_buf *b)
 
 static void jstr(es_buf *b, const char *s)
 {
-	/* Names are file names, hence bytes: keep them valid JSON anyway. */
-	if (es_utf8_valid(s, strlen(s))) {
-		if (es_json_append_string(b, s, strlen(s)))
-			cli_die(EX_FAIL, "out of memory");
-		return;
-	}
-	bput(b, "\"");
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-		bprintf(b, *p < 0x80 && *p >= 0x20 && *p != '"' && *p != '\\'
-				   ? "%c" : "\\u%04x", *p);
-	bput(b, "\"");
+	if (es_json_append_name(b, s))
+		cli_die(EX_FAIL, "out of memory");
 }
 
 static void jsecs(es_buf *b, const char *key, int64_t ms)

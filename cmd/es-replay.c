@@ -382,7 +382,8 @@ int main(int argc, char **argv)
 	int est_known = 1;
 	if (json) {
 		es_buf s = {0};
-		es_json_append_string(&s, name, strlen(name));
+		if (es_json_append_name(&s, name))
+			cli_die(EX_FAIL, "out of memory");
 		out_str("{\"topic\":");
 		out_write(s.data, s.len);
 		es_buf_free(&s);

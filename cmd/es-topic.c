@@ -177,7 +177,8 @@ static int cmd_describe(int argc, char **argv)
 	int json = flags & 2;
 	if (json) {
 		es_buf s = {0};
-		es_json_append_string(&s, argv[i], strlen(argv[i]));
+		if (es_json_append_name(&s, argv[i]))
+			cli_die(EX_FAIL, "out of memory");
 		out_str("{\"topic\":");
 		out_write(s.data, s.len);
 		es_buf_free(&s);

@@ -167,6 +167,10 @@ int es_json_field(const char *line, size_t len, const char *name,
 int es_utf8_valid(const void *p, size_t n);
 /* Append p as a JSON string literal (quotes included); p must be UTF-8. */
 int es_json_append_string(es_buf *b, const void *p, size_t n);
+/* Append a name (a topic's path, a file name: bytes) as a JSON string; a
+ * name that is not UTF-8 has each byte written as the code point of its
+ * value, so that the JSON stays valid. */
+int es_json_append_name(es_buf *b, const char *s);
 int es_base64_append(es_buf *b, const void *p, size_t n);
 
 /* Append one record as the -J envelope and a newline:

@@ -812,6 +812,35 @@ done:
 
 /* ---- writing ----------------------------------------------------------- */
 
+int es_json_append_name(es_buf *b, const char *s)
+{
+	size_t n = strlen(s);
+	if (es_utf8_valid(s, n))
+		return es_json_append_string(b, s, n);
+	/* Not UTF-8: each byte as the code point of its value, which keeps
+	 * the JSON valid and the name recognisable. */
+	static const char hex[] = "0123456789abcdef";
+	size_t start = b->len;
+	int rc = es_buf_reserve(b, 6 * n + 2);
+	if (rc)
+		return rc;
+	char *o = b->data + b->len;
+	*o++ = '"';
+	for (const uc *p = (const uc *)s; *p; p++) {
+		if (*p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') {
+			*o++ = (char)*p;
+			continue;
+		}
+		memcpy(o, "\\u00", 4);
+		o[4] = hex[*p >> 4];
+		o[5] = hex[*p & 15];
+		o += 6;
+	}
+	*o++ = '"';
+	b->len = start + (size_t)(o - (b->data + start));
+	return 0;
+}
+
 int es_json_append_string(es_buf *b, const void *vp, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";

@@ -311,6 +311,16 @@ PARTITION        FIRST         NEXT SEGMENTS        BYTES  OLDEST               
 	[[ $(jq -r .config.segment_bytes <<<"$output") == 100B ]]
 }
 
+@test "describe --json and es-replay -J of a topic whose name is not UTF-8: valid JSON, each byte as its code point" {
+	make_topic $'bad\xff"q'
+	run_both es-topic describe --json $'bad\xff"q'
+	[[ $status == 0 && $stderr == "" ]]
+	[[ $(jq -r .topic <<<"$output") == $'bad\u00ff"q' ]]
+	run es-replay -g g --to earliest -J $'bad\xff"q'
+	[[ $status == 0 ]]
+	[[ $(jq -r .topic <<<"$output") == $'bad\u00ff"q' ]]
+}
+
 @test "describe: no TOPIC is 64, a missing one 66" {
 	run_both es-topic describe
 	expect 64 "" "es-topic: describe takes one TOPIC
