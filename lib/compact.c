@@ -657,9 +657,11 @@ static void unread_warn(ctx *c, uint64_t from, uint64_t to,
 		return;
 	for (size_t i = 0; i < n; i++) {
 		es_commit_info ci;
-		/* A group without a commit here would read from the start. */
+		/* A group without a commit here would read from the start; so
+		 * would one whose commit is damaged, and one that cannot be
+		 * read is taken to be there. */
 		int rc = es_group_read(c->t, names[i], c->p, &ci, NULL);
-		uint64_t at = rc == 0 ? ci.offset : rc == ENOENT ? 0 : UINT64_MAX;
+		uint64_t at = rc == 0 ? ci.offset : 0;
 		if (at < to && unread)
 			unread(arg, names[i], c->p, to - (at > from ? at : from));
 		free(names[i]);
@@ -677,7 +679,7 @@ static uint64_t min_committed(ctx *c)
 	for (size_t i = 0; i < n; i++) {
 		es_commit_info ci;
 		int rc = es_group_read(c->t, names[i], c->p, &ci, NULL);
-		uint64_t at = rc == 0 ? ci.offset : rc == ENOENT ? 0 : UINT64_MAX;
+		uint64_t at = rc == 0 ? ci.offset : 0;
 		if (at < min)
 			min = at;
 		free(names[i]);

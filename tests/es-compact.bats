@@ -458,6 +458,22 @@ d2/0: segments 6 -> 3, records 5 -> 2, bytes 343B -> 171B; 0 segments deleted, 3
 	[[ ! -e d2/0/00000000000000000000.log.cleaned ]]
 }
 
+@test "--keep-unconsumed keeps what a group whose commit is damaged may not have read; a plain run warns of it" {
+	make_topic clicks --segment-bytes 64B
+	for v in home cart paid; do
+		echo "{\"value\":\"$v\",\"timestamp\":1764151200000}"
+	done | es-produce -J clicks
+	es-replay -g g --to latest --execute clicks >/dev/null
+	# Both slots damaged: es-consume would read from the earliest offset.
+	printf 'X' | dd of=clicks/groups/g/commits bs=1 seek=9 conv=notrunc status=none
+	printf 'X' | dd of=clicks/groups/g/commits bs=1 seek=4105 conv=notrunc status=none
+	run_both es-compact --keep-unconsumed clicks
+	expect 0 "clicks/0: segments 3 -> 3, records 2 -> 2, bytes 168B -> 168B; 0 segments deleted, 0 records compacted, 0 segments compressed" ""
+	run_both es-compact -n clicks
+	expect 0 "clicks/0: segments 3 -> 1, records 2 -> 0, bytes 168B -> 56B; would be: 2 segments deleted, 0 records compacted, 0 segments compressed" "es-compact: warning: clicks/0: group 'g' had not read 1 record that retention would delete (use --keep-unconsumed to keep them)
+es-compact: warning: clicks/0: group 'g' had not read 1 record that retention would delete (use --keep-unconsumed to keep them)"
+}
+
 @test "a warning per group for records retention deletes before the group read them; --keep-unconsumed keeps them" {
 	make_topic clicks --segment-bytes 64B -p 2
 	for v in home cart paid; do
