@@ -73,14 +73,20 @@ void group_open_part(es_topic *t, es_group *g, struct part *pp)
 		rc = es_reader_open(t, pp->id, &pp->r, &err);
 	if (rc)
 		cli_die(cli_status(rc), "%s", err.msg);
+	/* Only a group that never committed starts from --reset. A commit
+	 * that cannot be read now is not the same as none: starting over
+	 * would commit over it and skip or repeat records. A damaged one is
+	 * read from the earliest offset, so that nothing is skipped. */
 	rc = es_group_read(t, o.group, pp->id, &ci, &err);
 	if (rc == ES_EFORMAT)
 		cli_die(EX_CONFIG_, "%s", err.msg);
-	if (rc && rc != ENOENT)
-		cli_warn("%s; starting from --reset", err.msg);
+	if (rc == ES_ECORRUPT)
+		cli_warn("%s; starting from the earliest offset", err.msg);
+	else if (rc && rc != ENOENT)
+		cli_die(EX_IOERR_, "%s", err.msg);
 	uint64_t start = ci.offset;
 	if (start == ES_NO_OFFSET)
-		start = o.reset_latest ? end : 0;
+		start = o.reset_latest && rc != ES_ECORRUPT ? end : 0;
 	int clamped = 0;
 	if ((rc = es_reader_seek(pp->r, start, &clamped, &err)))
 		cli_die(cli_status(rc), "%s", err.msg);

@@ -548,12 +548,20 @@ static int make_commits(int gfd)
 			sweep_commits_tmp(gfd, e.name);
 			continue;
 		}
+		/* Each old file is copied whole, or the new file is not made:
+		 * the old ones are removed once it is in place. One that is
+		 * gone was removed by a member whose commits file is in place
+		 * already, and our link will find it there. */
 		unsigned char b[COMMIT_REGION];
 		int ofd = openat(gfd, e.name, O_RDONLY | O_CLOEXEC);
-		ssize_t n = ofd < 0 ? -1 : es_pread_full(ofd, b, sizeof b, 0);
-		if (ofd >= 0)
-			close(ofd);
-		if (n == COMMIT_REGION)
+		if (ofd < 0) {
+			if (errno != ENOENT)
+				rc = errno;
+			continue;
+		}
+		rc = read_region(ofd, 0, b);
+		close(ofd);
+		if (!rc)
 			rc = es_pwrite_all(fd, b, sizeof b, (off_t)p * COMMIT_REGION);
 		legacy = 1;
 	}
@@ -745,6 +753,17 @@ int es_group_read(es_topic *t, const char *group, uint32_t p,
 	if (fd == -ENOENT) {
 		fd = open_legacy(t, group, p);
 		at = 0; /* a legacy file is partition p's region alone */
+		/* Gone between the two opens: another member's first commit
+		 * moved it into a commits file, which is in place before any
+		 * old file goes. */
+		if (fd == -ENOENT) {
+			fd = open_commits_ro(t, group, err);
+			at = p;
+		} else if (fd < 0) {
+			es_err(err, "group '%s', partition %u: cannot open "
+			       "groups/%s/%u.commit: %s", group, p, group, p,
+			       strerror(-fd));
+		}
 	}
 	if (fd < 0)
 		return -fd;

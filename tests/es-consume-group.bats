@@ -309,7 +309,7 @@ sync"* ]]
 1 4" ""
 }
 
-@test "-g: a damaged commit is reported and the partition starts from --reset" {
+@test "-g: a damaged commit is reported and the partition starts from the earliest offset, whatever --reset says" {
 	make_topic t
 	seq 1 5 | es-produce t
 	run_both es-consume -g g -n 2 t
@@ -328,8 +328,8 @@ sync"* ]]
 	# Both slots damaged.
 	printf 'X' | dd of=t/groups/g/commits bs=1 seek=9 conv=notrunc status=none
 	printf 'X' | dd of=t/groups/g/commits bs=1 seek=4105 conv=notrunc status=none
-	run_both es-consume -g g t
-	expect 0 "$(seq 1 5)" "es-consume: warning: group 'g', partition 0: damaged commit in groups/g/commits: corrupt data; starting from --reset"
+	run_both es-consume -g g --reset latest t
+	expect 0 "$(seq 1 5)" "es-consume: warning: group 'g', partition 0: damaged commit in groups/g/commits: corrupt data; starting from the earliest offset"
 	run_both commits t
 	expect 0 "0 5" ""
 	# A first commit that never completed (its slot torn, the other slot
@@ -1003,6 +1003,59 @@ EOF
 	for i in $(seq 1 700); do export "V$i=$i"; done
 	run_both es-consume -g g --exec 'echo "$ES_TOPIC" $V1 $V350 $V700 $ES_GROUP $ES_COUNT' "$dir/t"
 	expect 0 "$dir/t 1 350 700 g 1" ""
+}
+
+# nth_openat PATTERN CMD... TOPIC: N such that the Nth openat of CMD is the
+# first whose strace line matches PATTERN, for strace's inject=openat:when=N;
+# found by a traced run of CMD on a copy of TOPIC, in the same state.
+nth_openat() {
+	local pat=$1
+	shift
+	local t=${!#}
+	rm -rf nth.topic && cp -a "$t" nth.topic
+	strace -o nth.trace -e trace=openat "${@:1:$#-1}" nth.topic >/dev/null 2>&1
+	awk -v pat="$pat" '/^openat/ { n++; if ($0 ~ pat) { print n; found = 1; exit } }
+		END { exit !found }' nth.trace
+}
+
+@test "-g: a commit that cannot be read (EMFILE at its open) is 74 naming the file, and nothing is committed over it" {
+	make_topic t
+	seq 1 10 | es-produce t
+	es-consume -g g -n 5 t >/dev/null
+	cp t/groups/g/commits before
+	n=$(nth_openat '"groups/g/commits"' es-consume -g g --reset latest t)
+	run strace -o /dev/null -e inject=openat:error=EMFILE:when=$n \
+		es-consume -g g --reset latest t
+	[ "$status" -eq 74 ] || { echo "exit $status: $output"; false; }
+	[[ $output == *"group 'g': cannot open its commits: Too many open files"* ]]
+	cmp before t/groups/g/commits
+	run_both es-consume -g g t
+	expect 0 "$(seq 6 10)" ""
+}
+
+@test "-g: moving an earlier build's P.commit files stops at one it cannot read; none is removed, and the next commit moves them all" {
+	make_topic t -p 2
+	for p in 0 1; do seq 1 5 | es-produce -p $p t; done
+	es-replay -g g --to 4 -p 0 --execute t >/dev/null
+	es-replay -g g --to 2 -p 1 --execute t >/dev/null
+	for p in 0 1; do
+		dd if=t/groups/g/commits of=t/groups/g/$p.commit bs=8192 skip=$p count=1 status=none
+	done
+	rm t/groups/g/commits
+	# The first commit moves the files; the open of 1.commit for that fails.
+	n=$(nth_openat '"1[.]commit", O_RDONLY' es-consume -g g -n 1 t)
+	run strace -o /dev/null -e inject=openat:error=EMFILE:when=$n es-consume -g g -n 1 t
+	[ "$status" -eq 74 ] || { echo "exit $status: $output"; false; }
+	[[ $output == *"cannot open its commits: Too many open files"* ]]
+	[ -f t/groups/g/0.commit ] && [ -f t/groups/g/1.commit ] && [ ! -e t/groups/g/commits ]
+	run_both es-consume -g g t
+	expect 0 "5
+3
+4
+5" ""
+	run_both commits t
+	expect 0 "0 5
+1 5" ""
 }
 
 @test "-g: a group of an earlier build (a P.commit file per partition) is read as it is, and moved into the commits file by its next commit" {
