@@ -90,7 +90,10 @@ void group_open_part(es_topic *t, es_group *g, struct part *pp)
 	int clamped = 0;
 	if ((rc = es_reader_seek(pp->r, start, &clamped, &err)))
 		cli_die(cli_status(rc), "%s", err.msg);
-	if (clamped && ci.offset != ES_NO_OFFSET)
+	/* Below the first segment: retention took records unread, unless
+	 * the topic only compacts, and the gap is records it superseded. */
+	if (clamped && ci.offset != ES_NO_OFFSET &&
+	    (es_topic_config(t)->cleanup & ES_CLEANUP_DELETE))
 		cli_warn("group '%s', partition %u: committed offset %" PRIu64
 			 " is below the first retained offset; starting at %" PRIu64,
 			 o.group, pp->id, start, es_reader_position(pp->r));

@@ -111,6 +111,7 @@ struct group {
 
 struct part {
 	es_partition_info pi;
+	uint64_t kept_from; /* see kept_from() */
 	uint64_t ts_off; /* the last lookup, shared by groups at one offset */
 	int64_t ts;
 };
@@ -207,6 +208,21 @@ static int64_t record_ts(struct topic *tp, uint32_t p, uint64_t off)
 	return pp->ts;
 }
 
+/* Where retention would keep the partition open in tp->look from, were
+ * es-compact to run with the topic's limits less RISK_MARGIN per cent:
+ * records below it are about to go. Once per partition, for all its
+ * groups. */
+static uint64_t kept_from(struct topic *tp)
+{
+	int64_t ret = tp->cfg.retention_ms;
+	uint64_t rb = tp->cfg.retention_bytes;
+	if (!(tp->cfg.cleanup & ES_CLEANUP_DELETE) || (ret <= 0 && !rb))
+		return 0;
+	return es_lookup_retained_from(
+		tp->look, ret > 0 ? now_ms - (ret - ret / 100 * RISK_MARGIN) : INT64_MIN,
+		rb > 0 ? rb - rb / 100 * RISK_MARGIN : 0);
+}
+
 static int cmp_i64(const void *a, const void *b)
 {
 	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -268,39 +284,32 @@ static void judge(struct topic *tp, uint32_t p, const es_commit_info *ci,
 				stall = 10 * gaps[k / 2];
 		}
 	}
-	int at_risk = 0;
-	if (r->lag && (tp->cfg.cleanup & ES_CLEANUP_DELETE) &&
-	    pp->pi.segments >= 2 &&
-	    (tp->cfg.retention_ms > 0 || tp->cfg.retention_bytes > 0)) {
-		if (pp->pi.oldest_segment_newest_ts >= 0 &&
-		    next < pp->pi.oldest_segment_end) {
-			int64_t ret = tp->cfg.retention_ms;
-			uint64_t rb = tp->cfg.retention_bytes;
-			if (ret > 0 && now_ms - pp->pi.oldest_segment_newest_ts >=
-					       ret - ret / 100 * RISK_MARGIN)
-				at_risk = 1;
-			if (rb > 0 && pp->pi.bytes >= rb - rb / 100 * RISK_MARGIN)
-				at_risk = 1;
-		}
-	}
-	if (ci->offset < first && end > ci->offset)
+	int deletes = tp->cfg.cleanup & ES_CLEANUP_DELETE;
+	int at_risk = r->lag && deletes && next < pp->kept_from;
+	int stopped = r->lag && r->owner == 0;
+	int stalled = r->lag && since >= 0 && now_ms - since > stall;
+	/* Only retention takes records unread: compaction's gaps are skipped
+	 * by readers, as Kafka's are. */
+	if (deletes && ci->offset < first && end > ci->offset)
 		r->status = ST_LOST;
 	else if (at_risk)
 		r->status = ST_AT_RISK;
-	else if (r->lag && r->owner == 0)
+	else if (stopped)
 		r->status = ST_STOPPED;
-	else if (r->lag && since >= 0 && now_ms - since > stall)
+	else if (stalled)
 		r->status = ST_STALLED;
 	else if (r->lag && behind_all &&
 		 r->lag > h[w0].end - h[w0].offset)
 		r->status = ST_LAGGING;
 	else
 		r->status = ST_OK;
-	/* Time to catch up: what is left, at what the group gains. */
+	/* Time to catch up: what is left, at what the group gains; none for
+	 * a partition nobody reads, whatever status outranks that. */
 	uint64_t left = end > next ? end - next : 0;
-	if (left && r->rate > prate && r->status != ST_STOPPED &&
-	    r->status != ST_STALLED)
-		r->eta_ms = (int64_t)((double)left / (r->rate - prate) * 1000);
+	if (left && r->rate > prate && !stopped && !stalled) {
+		double eta = (double)left / (r->rate - prate) * 1000;
+		r->eta_ms = eta < 9e15 ? (int64_t)eta : -1;
+	}
 }
 
 /* One group's row of partition p: its commit, owner and verdict. */
@@ -403,6 +412,7 @@ static void collect_topic(struct topic *tp)
 				return;
 			}
 			if (!g0) {
+				tp->parts[p].kept_from = kept_from(tp);
 				uint64_t recs = pi->next_offset - pi->first_offset;
 				tp->records += recs;
 				tp->bytes += pi->bytes;
@@ -915,8 +925,7 @@ static void render_json(es_buf *b, const struct verdict *v)
 				jsecs(b, "eta_seconds", r->eta_ms);
 				uint64_t fo = tp->parts[p].pi.first_offset;
 				bprintf(b, ",\"lost_records\":%" PRIu64,
-					r->has_commit && r->committed < fo
-						? fo - r->committed : 0);
+					r->status == ST_LOST ? fo - r->committed : 0);
 				bprintf(b, ",\"retries\":%" PRIu64 ",\"dead_letters\":%" PRIu64
 					   ",\"status\":\"%s\"}", r->retries, r->dead,
 					st_name[r->status]);

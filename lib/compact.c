@@ -369,7 +369,7 @@ static uint64_t file_size(int dfd, const char *name)
 	return fstatat(dfd, name, &st, 0) == 0 ? (uint64_t)st.st_size : 0;
 }
 
-static uint64_t seg_bytes(int dfd, uint64_t base)
+uint64_t es_seg_bytes(int dfd, uint64_t base)
 {
 	char n[40];
 	uint64_t b = 0;
@@ -647,6 +647,21 @@ static int64_t seg_max_ts(ctx *c, uint64_t base)
 	return es_seg_newest_ts(c->dfd, base);
 }
 
+size_t es_retention_cut(int dfd, const uint64_t *bases, size_t closed,
+			uint64_t total, int64_t older_than, uint64_t max_bytes)
+{
+	size_t cut = 0;
+	for (; cut < closed; cut++) {
+		int old = older_than != INT64_MIN &&
+			  es_seg_newest_ts(dfd, bases[cut]) < older_than;
+		int big = max_bytes > 0 && total > max_bytes;
+		if (!old && !big)
+			break;
+		total -= es_seg_bytes(dfd, bases[cut]);
+	}
+	return cut;
+}
+
 /* The smallest committed offset of any group, and the groups. */
 static void unread_warn(ctx *c, uint64_t from, uint64_t to,
 			es_compact_unread_fn unread, void *arg)
@@ -718,7 +733,7 @@ static int compact_partition(ctx *c, es_compact_unread_fn unread, void *arg)
 		closed++;
 	c->rep.segments_before = (uint32_t)c->nb;
 	for (size_t i = 0; i < c->nb; i++)
-		c->rep.bytes_before += seg_bytes(c->dfd, c->bases[i]);
+		c->rep.bytes_before += es_seg_bytes(c->dfd, c->bases[i]);
 	uint64_t deleted_records = 0;
 	for (size_t i = 0; i < closed; i++) {
 		uint64_t n;
@@ -734,19 +749,18 @@ static int compact_partition(ctx *c, es_compact_unread_fn unread, void *arg)
 							 ? min_committed(c)
 							 : UINT64_MAX;
 		for (size_t i = 0; i < c->nb; i++)
-			total += seg_bytes(c->dfd, c->bases[i]);
-		while (del < closed) {
+			total += es_seg_bytes(c->dfd, c->bases[i]);
+		size_t cut = es_retention_cut(
+			c->dfd, c->bases, closed, total,
+			cfg->retention_ms > 0 ? c->o->now_ms - cfg->retention_ms
+					      : INT64_MIN,
+			cfg->retention_bytes);
+		while (del < cut) {
 			uint64_t base = c->bases[del];
 			uint64_t end = c->bases[del + 1];
-			int old = cfg->retention_ms > 0 &&
-				  seg_max_ts(c, base) < c->o->now_ms - cfg->retention_ms;
-			int big = cfg->retention_bytes > 0 && total > cfg->retention_bytes;
-			if (!old && !big)
-				break;
 			if (end > keep_from)
 				break; /* --keep-unconsumed */
 			unread_warn(c, base, end, unread, arg);
-			total -= seg_bytes(c->dfd, base);
 			uint64_t n;
 			if ((rc = count_records(c, base, &n)))
 				return rc;
@@ -819,7 +833,7 @@ static int compact_partition(ctx *c, es_compact_unread_fn unread, void *arg)
 		c->rep.segments_after = c->rep.segments_before - c->rep.deleted;
 		c->rep.bytes_after = c->rep.bytes_before;
 		for (size_t i = 0; i < del; i++)
-			c->rep.bytes_after -= seg_bytes(c->dfd, c->bases[i]);
+			c->rep.bytes_after -= es_seg_bytes(c->dfd, c->bases[i]);
 		return 0;
 	}
 	free(c->bases);
@@ -828,7 +842,7 @@ static int compact_partition(ctx *c, es_compact_unread_fn unread, void *arg)
 		return rc;
 	c->rep.segments_after = (uint32_t)c->nb;
 	for (size_t i = 0; i < c->nb; i++)
-		c->rep.bytes_after += seg_bytes(c->dfd, c->bases[i]);
+		c->rep.bytes_after += es_seg_bytes(c->dfd, c->bases[i]);
 	return 0;
 }
 

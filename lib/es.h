@@ -233,11 +233,6 @@ typedef struct es_partition_info {
 	uint64_t bytes;
 	int64_t oldest_ts; /* -1 when empty */
 	int64_t newest_ts; /* largest timestamp; -1 when empty */
-	/* The oldest closed segment, the next to go by retention: where it
-	 * ends (the next segment's base) and its newest record's timestamp
-	 * (es-compact's age of a segment); -1 when only the active one. */
-	uint64_t oldest_segment_end;
-	int64_t oldest_segment_newest_ts;
 } es_partition_info;
 
 int es_partition_stat(es_topic *t, uint32_t p, es_partition_info *out,
@@ -475,6 +470,13 @@ int es_lookup_open(es_topic *t, uint32_t partition, es_partition_info *info,
  * is none; an error code (ES_ECORRUPT, ...) otherwise. */
 int es_lookup_ts(es_lookup *l, uint64_t off, uint64_t end, int64_t *ts,
 		 es_error *err);
+/* The offset that es-compact's retention would keep from if it ran with
+ * these limits (older_than: a closed segment whose newest record is older
+ * goes, INT64_MIN for none; max_bytes: closed segments go, oldest first,
+ * while the partition is over it, 0 for none): the base of the first
+ * segment kept, 0 if none would go. Needs es_lookup_open's info. */
+uint64_t es_lookup_retained_from(es_lookup *l, int64_t older_than,
+				 uint64_t max_bytes);
 void es_lookup_close(es_lookup *l);
 
 /* ---- checking and repair -------------------------------------------------- */

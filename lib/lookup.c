@@ -22,6 +22,10 @@ struct es_lookup {
 	int dfd;	 /* the partition directory */
 	uint64_t *bases; /* its segments, listed at the first lookup */
 	size_t nb;
+	/* From es_lookup_open's facts: the closed segments among bases, and
+	 * the partition's bytes. */
+	size_t closed;
+	uint64_t bytes;
 	uint64_t base;	 /* the open segment, UINT64_MAX for none */
 	int lfd, ifd, z;
 	int iopen; /* the open segment's index is open (ifd, icount) */
@@ -280,14 +284,11 @@ static int lookup_stat(es_lookup *l, es_partition_info *out, es_error *err)
 	size_t n = l->nb;
 	out->next_offset = h.next;
 	out->newest_ts = h.max_ts;
-	out->oldest_segment_end = h.next;
-	out->oldest_segment_newest_ts = -1;
-	if (n >= 2) {
-		out->oldest_segment_end = l->bases[1];
-		out->oldest_segment_newest_ts = es_seg_newest_ts(l->dfd, l->bases[0]);
-	}
 	out->segments = (uint32_t)n;
 	out->first_offset = h.next;
+	l->closed = 0;
+	while (l->closed < n && l->bases[l->closed] < h.seg_base)
+		l->closed++;
 	for (size_t i = 0; i < n && l->bases[i] < h.next; i++) {
 		uint64_t off, size;
 		int64_t ts;
@@ -302,11 +303,15 @@ static int lookup_stat(es_lookup *l, es_partition_info *out, es_error *err)
 			l->wset = 1;
 		}
 		if (found) {
-			out->first_offset = off < h.next ? off : h.next;
 			out->oldest_ts = ts;
 			break;
 		}
 	}
+	/* Where the partition starts is its first segment's name: only
+	 * retention moves it. Its first records may be gone by compaction,
+	 * or unreadable, and neither is an offset that expired. */
+	if (n && l->bases[0] < h.next)
+		out->first_offset = l->bases[0];
 	for (size_t i = 0; i < n; i++) {
 		char name[40];
 		struct stat st;
@@ -324,7 +329,18 @@ static int lookup_stat(es_lookup *l, es_partition_info *out, es_error *err)
 		if (fstatat(l->dfd, name, &st, 0) == 0)
 			out->bytes += (uint64_t)st.st_size;
 	}
+	l->bytes = out->bytes;
 	return 0;
+}
+
+uint64_t es_lookup_retained_from(es_lookup *l, int64_t older_than,
+				 uint64_t max_bytes)
+{
+	if (!l->closed)
+		return 0;
+	size_t cut = es_retention_cut(l->dfd, l->bases, l->closed, l->bytes,
+				      older_than, max_bytes);
+	return !cut ? 0 : cut < l->nb ? l->bases[cut] : UINT64_MAX;
 }
 
 int es_lookup_open(es_topic *t, uint32_t p, es_partition_info *info,

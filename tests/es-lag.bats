@@ -428,6 +428,56 @@ member_with_blocked_handler() {
 	[[ $(row t g 0 lost_records) == $((first - 1)) ]]
 }
 
+@test "AT-RISK past the oldest segment: every closed segment retention is about to delete counts, as es-compact would" {
+	make_topic t --retention 1h --segment-bytes 200
+	local old i
+	old=$(($(now_ms) - 7200000))
+	for ((i = 0; i < 20; i++)); do
+		old_records 1 $((old + i * 60000))
+	done | es-produce -J t
+	es-consume -g mid -n 7 t >/dev/null  # in a closed segment, not the oldest
+	es-consume -g end -n 19 t >/dev/null # in the active one
+	status_is t mid 0 AT-RISK
+	status_is t end 0 STOPPED
+	run es-compact -n t
+	[[ $output == *"would be: "*" segments deleted"* && $stderr != *"'end'"* ]]
+	[[ $(es-compact -n t 2>&1 >/dev/null) == *"group 'mid' had not read"* ]]
+}
+
+@test "compaction's gaps are not LOST: key compaction, even of a whole first segment; FIRST stays the first segment's base" {
+	make_topic c --cleanup compact --segment-bytes 150
+	printf 'a=1\na=2\na=3\nb=1\nb=2\nc=1\nc=2\n' | es-produce -K = c
+	es-consume -g g -n 1 c >/dev/null
+	es-compact c >/dev/null
+	[[ $(es-topic describe --json c | jq -c '.partitions[0] | [.first_offset, .next_offset]') == '[0,7]' ]]
+	status_is c g 0 STOPPED
+	[[ $(row c g 0 lost_records) == 0 ]]
+	# A first segment whose every record is superseded goes whole.
+	make_topic w --cleanup compact --segment-bytes 150
+	printf 'a=1\na=2\na=3\na=4\nb=1\nb=2\nc=1\n' | es-produce -K = w
+	es-consume -g g -n 1 w >/dev/null
+	es-compact w >/dev/null
+	[[ $(es-topic describe --json w | jq '.partitions[0].first_offset') == 3 ]]
+	status_is w g 0 STOPPED
+	run_both es-consume -g g -K = w
+	expect 0 "a=4
+b=2
+c=1" ""
+}
+
+@test "no ETA for a partition nobody reads, even when AT-RISK outranks STOPPED" {
+	make_topic t --retention 1h --segment-bytes 400
+	old_records 200 $(($(now_ms) - 3500000)) | es-produce -J t
+	bg_start es-consume -g g -f --batch 2 --exec 'cat >/dev/null; sleep 0.1' t >out 2>err
+	has_rate() { [[ $(row t g 0 rate) =~ ^[0-9] ]]; }
+	wait_for 30 has_rate
+	bg_stop "$bg_pid"
+	[[ $(row t g 0 lag) -gt 0 ]]
+	[[ $(row t g 0 rate) =~ ^[0-9] ]]
+	status_is t g 0 AT-RISK
+	[[ $(row t g 0 eta_seconds) == null ]]
+}
+
 @test "statuses come worst first: LOST wins over AT-RISK and STOPPED" {
 	make_topic t --retention 1m --segment-bytes 200
 	old_records 12 $(($(now_ms) - 3600000)) | es-produce -J t
