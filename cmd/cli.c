@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -129,6 +130,21 @@ const char *cli_topic_path(const char *arg)
 	return buf;
 }
 
+/* Room to hold every partition of a topic open at once (a reader or a
+ * writer keeps about five files open, a group's member one more): the
+ * soft limit on open files goes up as far as that needs, within the hard
+ * one. A shell's default of 1024 would stop at about 200 partitions. */
+static void files_for(uint32_t partitions)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)partitions * 8 + 256;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want
+			      ? rl.rlim_max : want;
+	setrlimit(RLIMIT_NOFILE, &rl); /* if not, EMFILE says so later */
+}
+
 es_topic *cli_open_topic(const char *arg)
 {
 	es_topic *t;
@@ -139,6 +155,7 @@ es_topic *cli_open_topic(const char *arg)
 			arg, cli_create_hint);
 	if (rc)
 		cli_die(cli_status(rc), "%s", err.msg);
+	files_for(es_topic_config(t)->partitions);
 	return t;
 }
 

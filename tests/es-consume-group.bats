@@ -1092,3 +1092,18 @@ nth_openat() {
 1 5
 2 5" ""
 }
+
+@test "300 partitions under a soft limit of 256 open files: keyed produce, consume, -g and --exec raise it as far as they need" {
+	(($(ulimit -Hn) >= 4000)) || skip "hard limit on open files below 4000"
+	make_topic t -p 300
+	seq 3000 | awk '{ print $1 " v" $1 }' >in
+	run bash -c 'ulimit -S -n 256 && es-produce -K " " t <in'
+	[[ $status == 0 && -z $output ]] || { echo "produce: $status $output"; false; }
+	run bash -c 'ulimit -S -n 256 && es-consume t | sort -V | cmp - <(cut -d" " -f2 in)'
+	[[ $status == 0 && -z $output ]] || { echo "consume: $status $output"; false; }
+	run bash -c 'ulimit -S -n 256 && es-consume -g g t | wc -l'
+	[[ $status == 0 && $output == 3000 ]] || { echo "consume -g: $status $output"; false; }
+	run bash -c 'ulimit -S -n 256 && es-consume -g x --exec "wc -l >>counts" t'
+	[[ $status == 0 && -z $output ]] || { echo "exec: $status $output"; false; }
+	[[ $(awk '{ n += $1 } END { print n }' counts) == 3000 ]]
+}
