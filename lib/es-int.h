@@ -151,6 +151,12 @@ typedef struct es_head {
 	uint64_t seg_base; /* the active segment */
 	uint64_t seg_size; /* its durable, published size in bytes */
 	int64_t max_ts;	   /* largest timestamp so far, -1 if none */
+	/* Who wrote it: a writer's own stamp, different for every writer
+	 * (0 from es-topic create and earlier builds). A writer that finds its
+	 * own head knows nobody else took the lock since; a head equal in
+	 * every other field is not enough, as another writer's recovery can
+	 * publish the same end and then write past it. */
+	uint64_t writer;
 } es_head;
 void es_head_pack(unsigned char *p, const es_head *h);
 int es_head_unpack(const unsigned char *p, es_head *h); /* 0 or ES_ECORRUPT */
@@ -241,6 +247,7 @@ typedef struct es_pwriter {
 	es_wstate s;	   /* now */
 	es_wstate rb;	   /* at lock time: the rollback point */
 	unsigned char head[ES_HEAD_SIZE];
+	uint64_t stamp; /* in every head it writes; see es_head.writer */
 	es_buf idx; /* entries not yet written */
 } es_pwriter;
 

@@ -24,10 +24,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "es-int.h"
@@ -45,6 +47,13 @@ int es_pwriter_open(es_topic *t, uint32_t p, es_pwriter *w, es_error *err)
 	w->t = t;
 	w->part = p;
 	w->lockfd = w->headfd = w->logfd = w->idxfd = -1;
+	/* Unique among live writers: the process, the clock, the object. */
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	w->stamp = ((uint64_t)getpid() << 32) ^ (uint64_t)ts.tv_nsec ^
+		   ((uint64_t)ts.tv_sec << 30) ^ (uint64_t)(uintptr_t)w;
+	if (!w->stamp)
+		w->stamp = 1;
 	w->dirfd = es_partition_dir(t, p, err);
 	if (w->dirfd < 0)
 		return -w->dirfd;
@@ -91,7 +100,8 @@ int es_pwriter_lock(es_pwriter *w, es_error *err)
 	}
 	unsigned char cur[ES_HEAD_SIZE];
 	ssize_t n = es_pread_full(w->headfd, cur, sizeof cur, 0);
-	/* Unchanged since we published it: nobody else wrote in between. */
+	/* Ours, unchanged since we published it: nobody else took the lock
+	 * in between (any writer that does publishes its own stamp). */
 	if (w->loaded && n == ES_HEAD_SIZE && memcmp(cur, w->head, n) == 0) {
 		save_rollback(w);
 		return 0;
@@ -573,7 +583,8 @@ int es_pwriter_publish(es_pwriter *w, es_error *err)
 		}
 		w->idx.len = 0;
 	}
-	es_head h = {w->s.next, w->s.seg_base, w->s.size, w->s.max_ts};
+	es_head h = {w->s.next, w->s.seg_base, w->s.size, w->s.max_ts,
+		     w->stamp};
 	es_head_pack(w->head, &h);
 	int rc = es_pwrite_all(w->headfd, w->head, ES_HEAD_SIZE, 0);
 	if (rc) {

@@ -159,7 +159,7 @@ int es_idx_append(es_buf *idx, int *have, uint64_t *last, uint64_t base,
 }
 
 /* Head layout: "ESHD", u32 version 1, u64 next, u64 seg_base, u64 seg_size,
- * i64 max_ts, 20 reserved bytes, u32 CRC-32C of bytes [0, 60). */
+ * i64 max_ts, u64 writer, 12 reserved bytes, u32 CRC-32C of bytes [0, 60). */
 void es_head_pack(unsigned char *p, const es_head *h)
 {
 	memset(p, 0, ES_HEAD_SIZE);
@@ -169,6 +169,7 @@ void es_head_pack(unsigned char *p, const es_head *h)
 	put64(p + 16, h->seg_base);
 	put64(p + 24, h->seg_size);
 	put64(p + 32, (uint64_t)h->max_ts);
+	put64(p + 40, h->writer);
 	put32(p + 60, es_crc32c(0, p, 60));
 }
 
@@ -182,6 +183,7 @@ int es_head_unpack(const unsigned char *p, es_head *h)
 	h->seg_base = get64(p + 16);
 	h->seg_size = get64(p + 24);
 	h->max_ts = (int64_t)get64(p + 32);
+	h->writer = get64(p + 40);
 	return 0;
 }
 

@@ -62,7 +62,7 @@ static int partition_create(int tdir, uint32_t p, es_error *err)
 		fd = -1;
 	}
 	unsigned char hb[ES_HEAD_SIZE];
-	es_head h = {0, 0, 0, -1};
+	es_head h = {0, 0, 0, -1, 0};
 	es_head_pack(hb, &h);
 	step = "write the head of";
 	if ((rc = es_replace_file(dfd, "head", hb, sizeof hb))) {

@@ -131,3 +131,29 @@ four_producers() {
 		[[ ${lines[-1]} == *": 1 partitions checked: 0 corrupt, 0 torn tail, 0 index" ]]
 	done
 }
+
+@test "a producer killed between its write and its sync while another one idles: the other recovers before it writes, the topic stays clean" {
+	make_topic t
+	mkfifo in
+	exec 5<>in # read-write: opening it does not wait for the other end
+	# A: a long-lived producer that has published once and now waits.
+	bg_start es-produce --ack t <in >acks 5>&-
+	echo a1 >&5
+	acked() { [[ $(wc -l <acks) -ge 1 ]]; }
+	wait_for 10 acked
+	# B: takes the lock, finds A's head, writes, and dies before its sync.
+	seq -f 'b%03g-with-a-longer-value' 10 >b.in
+	run strace -f -o /dev/null -e inject=fdatasync:signal=KILL:when=1 es-produce t <b.in
+	[ "$status" -eq 137 ] || { echo "B: exit $status: $output"; false; }
+	# A writes again: it must see that someone else held the lock.
+	echo a2 >&5
+	exec 5>&-
+	wait "$bg_pid"
+	run_both es-topic check t
+	expect 0 "t: 1 partitions checked: 0 corrupt, 0 torn tail, 0 index" ""
+	echo a3 | es-produce t
+	run es-consume t
+	[[ ${lines[0]} == a1 && ${lines[-2]} == a2 && ${lines[-1]} == a3 ]]
+	# B's records that were written, never acknowledged, come whole or not at all.
+	[[ $(grep -c '^b' <<<"$output") =~ ^(0|10)$ ]]
+}
