@@ -461,16 +461,42 @@ static int sweep(int dfd)
 
 static int64_t seg_max_ts(ctx *c, uint64_t base);
 
+/* The running max at a segment's first index entry, as its writer (or an
+ * earlier compaction) carried it in; -1 without an index. */
+static int64_t first_entry_max_ts(int dfd, uint64_t base)
+{
+	char name[40];
+	unsigned char e[ES_IDX_ENTRY];
+	es_idx_entry ie;
+	es_seg_name(name, base, "index");
+	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = es_pread_full(fd, e, sizeof e, 0);
+	close(fd);
+	if (n != ES_IDX_ENTRY)
+		return -1;
+	es_idx_unpack(e, &ie);
+	return ie.max_ts;
+}
+
 /* Rewrite segment base keeping what keep() says, compressed or not. Only
  * installs when something changes; a segment left empty is removed. */
 static int rewrite(ctx *c, uint64_t base, uint64_t prev, int compress, int dry)
 {
 	bufscan in;
 	/* Index entries carry the partition's running max, as the writer's
-	 * do: start from the end of the segment before. */
+	 * do: from the end of the segment before, or, should that be gone
+	 * (left empty and removed), from what this segment's index carried
+	 * in; so that a seek by time finds what it found before. */
+	int64_t carried = first_entry_max_ts(c->dfd, base);
 	segout o = {.fd = -1, .ifd = -1, .z = compress, .base = base,
 		    .run_max = prev == UINT64_MAX ? -1 : seg_max_ts(c, prev)};
+	if (carried > o.run_max)
+		o.run_max = carried;
 	int rc = bscan_open(c->dfd, base, &in);
+	if (rc == ENOENT)
+		return 0; /* left empty by an earlier pass, and removed */
 	if (rc)
 		return fail(c, rc, "open", base);
 	char tlog[64], tidx[64];
@@ -579,11 +605,14 @@ static int build_map(ctx *c, size_t from)
 {
 	map_clear(&c->map);
 	/* From the first retained segment: deleted records supersede nothing
-	 * that remains. */
-	for (size_t i = from; i < c->nb; i++) {
+	 * that remains. Up to the published end only: a newer segment is a
+	 * writer's, not yet durable, and may yet be rolled back. */
+	for (size_t i = from; i < c->nb && c->bases[i] <= c->head.seg_base; i++) {
 		int active = c->bases[i] == c->head.seg_base;
 		bufscan in;
 		int rc = bscan_open(c->dfd, c->bases[i], &in);
+		if (rc == ENOENT)
+			continue; /* left empty by an earlier pass, and removed */
 		if (rc)
 			return fail(c, rc, "open", c->bases[i]);
 		if (active && in.s.size > c->head.seg_size)

@@ -512,6 +512,7 @@ static int seg_first_ts(es_reader *r, uint64_t base, int64_t *ts)
 		return 0;
 	unsigned char h[ES_ZB_HDR > ES_REC_HDR ? ES_ZB_HDR : ES_REC_HDR];
 	es_zblock b;
+	uint64_t first = base; /* the first record's offset */
 	if (z) {
 		if (es_pread_full(fd, h, ES_ZB_HDR, 0) == ES_ZB_HDR &&
 		    es_zblock_unpack(h, &b) == 0) {
@@ -521,6 +522,7 @@ static int seg_first_ts(es_reader *r, uint64_t base, int64_t *ts)
 	} else if (es_pread_full(fd, h, ES_REC_HDR, 0) == ES_REC_HDR &&
 		   get64(h + 8) >= base) {
 		*ts = (int64_t)get64(h + 16);
+		first = get64(h + 8);
 		ok = 1;
 	}
 	close(fd);
@@ -534,7 +536,10 @@ static int seg_first_ts(es_reader *r, uint64_t base, int64_t *ts)
 		es_idx_entry ie;
 		if (es_pread_full(fd, e, sizeof e, 0) == ES_IDX_ENTRY) {
 			es_idx_unpack(e, &ie);
-			if (ie.rel == 0 && ie.pos == 0 && ie.max_ts > *ts)
+			/* Compaction may have removed the records before it:
+			 * the entry is the first record's when both agree. */
+			if (ie.pos == 0 && base + ie.rel == first &&
+			    ie.max_ts > *ts)
 				*ts = ie.max_ts;
 		}
 		close(fd);

@@ -581,3 +581,51 @@ r7" ""
 	expect 0 "2 3
 3 4" ""
 }
+
+@test "key compaction reads up to the published end: a producer's segment not yet synced supersedes nothing" {
+	make_topic c --cleanup compact --segment-bytes 100
+	printf 'k=v1\na=1\nb=1\nc=1\n' | es-produce -K = c
+	# A producer stopped at its sync after a roll: k=v2 written in a new
+	# segment, and neither durable nor published.
+	printf 'k=v2\nd=1\n' >in
+	bg_start strace -f -o /dev/null -e inject=fdatasync:signal=STOP:when=3 es-produce -K = c <in
+	tracer=$bg_pid
+	producer() { pgrep -P "$tracer" -x es-produce; }
+	wait_for 10 producer
+	pid=$(producer)
+	wait_for 10 grep -q '^State:.*t (tracing stop)' "/proc/$pid/status"
+	[[ -e c/0/00000000000000000004.log ]]
+	es-compact c >/dev/null
+	# The producer dies there: what it wrote was never acknowledged.
+	kill -9 "$pid"
+	wait "$tracer" || true
+	run_both es-consume -K = -o 0 -p 0 -n 1 c
+	expect 0 "k=v1" ""
+}
+
+@test "key compaction in passes (--memory) over segments it empties: no error, the same records" {
+	make_topic m --cleanup compact --segment-bytes 100
+	{ seq 0 119; seq 0 119; } | sed 's/^/k/; s/$/=v/' | es-produce -K = m
+	es-consume -K = m | sort -u >before
+	run_both es-compact --memory 4KiB m
+	[[ $status == 0 && -z $stderr ]] || { echo "$status: $stderr"; false; }
+	es-consume -K = m | sort >after
+	cmp before after
+	run_both es-topic check m
+	[[ $status == 0 ]]
+}
+
+@test "a seek by time finds after compaction what it found before, plain and compressed" {
+	local z
+	for z in none zlib; do
+		make_topic "t$z" --cleanup compact --compression "$z" --segment-bytes 100 --delete-retention 1000d
+		for kt in a@2000 b@2010 x@2100 c1@500 c2@600 c3@700 x@3000; do
+			printf '{"key":"%s","value":"v","timestamp":%s}\n' "${kt%@*}" "${kt#*@}"
+		done | es-produce -J "t$z"
+		es-consume -F '%o\n' --since @1500 "t$z" >before
+		[[ $(head -1 before) == 0 ]]
+		es-compact "t$z" >/dev/null
+		run es-consume -F '%o\n' --since @1500 "t$z"
+		[[ ${lines[0]} == 0 ]] || { echo "$z: ${lines[*]}"; false; }
+	done
+}
