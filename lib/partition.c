@@ -481,10 +481,12 @@ static int roll(es_pwriter *w, int sync, es_error *err)
 	}
 	close_fd(&w->logfd);
 	close_fd(&w->idxfd);
+	/* From here a rollback must reopen the old segment, cut it back and
+	 * remove what this roll made, even if making it fails half way. */
+	w->created_seg = 1;
 	rc = open_segment(w, w->s.next, 1, sync, err);
 	if (rc)
 		return rc;
-	w->created_seg = 1;
 	w->s.seg_base = w->s.next;
 	w->s.size = 0;
 	w->s.idx_size = 0;

@@ -384,3 +384,18 @@ one_flush_with_fault() {
 	done
 	[ "$hits" -eq 2 ]
 }
+
+@test "EIO syncing the directory at a roll inside a flush: what the flush wrote before the roll goes too, so a retry adds nothing twice" {
+	local d=$BATS_TEST_TMPDIR
+	make_topic "$d/t" --segment-bytes 200
+	seq -f 'old%03g-xxxxxxxxxxxxxxxxxxxxxxxx' 3 | es-produce "$d/t"
+	seq -f 'new%03g-xxxxxxxxxxxxxxxxxxxxxxxx' 6 >"$d/in"
+	# The producer's syncs run in its worker thread: -f.
+	run strace -f -o /dev/null -e inject=fsync:error=EIO:when=1 es-produce "$d/t" <"$d/in"
+	[ "$status" -eq 74 ] || { echo "exit $status: $output"; false; }
+	[[ $output == *"cannot sync the directory after creating segment"*"0 records durable before it" ]]
+	es-produce "$d/t" <"$d/in"
+	run_both es-consume "$d/t"
+	expect 0 "$(seq -f 'old%03g-xxxxxxxxxxxxxxxxxxxxxxxx' 3; cat "$d/in")" ""
+	check_clean "$d/t"
+}
