@@ -130,8 +130,17 @@ static void one_record(const char *file, uint64_t line, const char *rec,
 		vlen = env.value_null ? ES_NULL_LEN : (uint32_t)env.value.len;
 		if (env.has_timestamp)
 			ts = env.timestamp;
-		if (env.has_partition && part < 0)
+		if (env.has_partition && part < 0) {
+			/* Past any partition count: refused, not wrapped to
+			 * a negative "none". */
+			if (env.partition > INT32_MAX) {
+				snprintf(err.msg, sizeof err.msg,
+					 "partition %u out of range", env.partition);
+				bad_record(file, line, rec, len, ES_EBADJSON, err.msg);
+				return;
+			}
 			part = (int)env.partition;
+		}
 		if (env.headers.len) {
 			hdrs.len = 0;
 			es_buf_append(&hdrs, env.headers.data, env.headers.len);
@@ -309,8 +318,10 @@ int main(int argc, char **argv)
 			if (!eq || eq == optarg)
 				cli_usage_error("bad header '%s' (use NAME=VALUE)",
 						optarg);
-			es_header_add(&o.headers, optarg, (size_t)(eq - optarg),
-				      eq + 1, strlen(eq + 1));
+			if (es_header_add(&o.headers, optarg, (size_t)(eq - optarg),
+					  eq + 1, strlen(eq + 1)) != 0)
+				cli_usage_error("header '%.40s...' is too large",
+						optarg);
 			break;
 		}
 		case 'p': {

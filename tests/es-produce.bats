@@ -231,12 +231,26 @@ EOF
 	cmp a.bin b.bin
 }
 
+@test "-H: a header name too large for a record is 64, nothing written" {
+	make_topic t
+	run_both es-produce -H "$(head -c 70000 /dev/zero | tr '\0' n)=v" t <<<'x'
+	[[ $status == 64 && $stderr == "es-produce: header 'nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn...' is too large"* ]] ||
+		{ echo "$status: $stderr"; false; }
+	[[ -z $(es-consume t) ]]
+}
+
 @test "-J: bad envelopes are 65 naming the line" {
 	make_topic t -p 2
 	run_both es-produce -J t <<<'{"value":1}'
 	expect 65 "" "es-produce: stdin:1: column 10: 'value' is not a string or null"
 	run_both es-produce -J t <<<'{"value":"a","partition":5}'
 	expect 65 "" "es-produce: stdin:1: partition 5 out of range (topic has 2)"
+	# Past 2^31: refused too, not read as "no partition".
+	run_both es-produce -J t <<<'{"value":"a","partition":4294967295}'
+	expect 65 "" "es-produce: stdin:1: partition 4294967295 out of range"
+	run_both es-produce -J t <<<'{"value":"a","partition":2147483648}'
+	expect 65 "" "es-produce: stdin:1: partition 2147483648 out of range"
+	[[ -z $(es-consume t) ]]
 	run_both es-produce -J t <<<'{"value":"a","timestamp":"x"}'
 	expect 65 "" "es-produce: stdin:1: column 26: 'timestamp' is not a non-negative integer"
 	run_both es-produce -J t <<<'{"value":"a","value_b64":"AA=="}'
