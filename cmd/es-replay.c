@@ -100,7 +100,9 @@ static uint64_t offset_at_time(es_topic *t, uint32_t p, int64_t ts,
 	return off;
 }
 
-/* replay.plan: "es-replay plan 1", the request, then "P OFFSET" lines. */
+/* replay.plan: "es-replay plan 2", the request, then "P OFFSET BEFORE"
+ * lines (BEFORE: the commit when planned, "-" for none; version 1 had no
+ * BEFORE). */
 static int plan_path(char *buf, size_t cap, const char *topic,
 		     const char *group)
 {
@@ -116,9 +118,14 @@ static void write_plan(const char *path, const char *req, struct row *rows,
 	FILE *f = fopen(tmp, "w");
 	if (!f)
 		cli_die(EX_CANTCREAT_, "cannot write '%s': %s", tmp, strerror(errno));
-	fprintf(f, "es-replay plan 1\n%s\n", req);
-	for (uint32_t i = 0; i < n; i++)
-		fprintf(f, "%u %" PRIu64 "\n", rows[i].p, rows[i].after);
+	fprintf(f, "es-replay plan 2\n%s\n", req);
+	for (uint32_t i = 0; i < n; i++) {
+		fprintf(f, "%u %" PRIu64, rows[i].p, rows[i].after);
+		if (rows[i].now == ES_NO_OFFSET)
+			fprintf(f, " -\n");
+		else
+			fprintf(f, " %" PRIu64 "\n", rows[i].now);
+	}
 	fprintf(f, "end\n");
 	if (fflush(f) != 0 || fsync(fileno(f)) != 0 || fclose(f) != 0 ||
 	    rename(tmp, path) != 0)
@@ -141,10 +148,14 @@ static int apply_plan(es_topic *t, const char *group, const char *path,
 	if (!f)
 		return 0;
 	char line[512];
-	int ok = fgets(line, sizeof line, f) && !strcmp(line, "es-replay plan 1\n") &&
+	int v2 = 0;
+	int ok = fgets(line, sizeof line, f) &&
+		 ((v2 = !strcmp(line, "es-replay plan 2\n")) ||
+		  !strcmp(line, "es-replay plan 1\n")) &&
 		 fgets(req, (int)reqcap, f);
 	uint32_t p;
 	uint64_t off;
+	char before[32];
 	int complete = 0;
 	/* Check it whole before applying any of it: a torn plan is no plan. */
 	long body = ftell(f);
@@ -153,7 +164,7 @@ static int apply_plan(es_topic *t, const char *group, const char *path,
 			complete = 1;
 			break;
 		}
-		if (sscanf(line, "%u %" SCNu64, &p, &off) != 2)
+		if (sscanf(line, "%u %" SCNu64 " %31s", &p, &off, before) != 2 + v2)
 			ok = 0;
 	}
 	if (!ok || !complete) {
@@ -164,7 +175,26 @@ static int apply_plan(es_topic *t, const char *group, const char *path,
 	fseek(f, body, SEEK_SET);
 	while (fgets(line, sizeof line, f) && strcmp(line, "end\n")) {
 		es_error err = {{0}};
-		sscanf(line, "%u %" SCNu64, &p, &off);
+		strcpy(before, "?");
+		sscanf(line, "%u %" SCNu64 " %31s", &p, &off, before);
+		/* A plan left by a run killed part way is finished only where
+		 * the group is still where it was planned from (or where the
+		 * plan puts it): members may have gone on since. */
+		if (v2) {
+			es_commit_info ci;
+			int rc = es_group_read(t, group, p, &ci, &err);
+			if (rc && rc != ENOENT)
+				cli_die(cli_status(rc), "%s", err.msg);
+			char now[32] = "-";
+			if (ci.offset != ES_NO_OFFSET)
+				snprintf(now, sizeof now, "%" PRIu64, ci.offset);
+			if (strcmp(now, before) != 0 && ci.offset != off) {
+				cli_warn("partition %u: the group is at %s, not at %s "
+					 "as planned: the interrupted replay is not "
+					 "applied there", p, now, before);
+				continue;
+			}
+		}
 		int rc = es_group_write(t, group, p, off, &err);
 		if (rc)
 			cli_die(cli_status(rc) == EX_FAIL ? EX_IOERR_ : cli_status(rc),

@@ -738,6 +738,28 @@ estimated replay time: 0s" "es-replay: warning: finished an interrupted replay (
 	[[ $(committed t g) == "0=1 1=1 2=10" && ! -e t/groups/g/replay.plan ]]
 }
 
+@test "an interrupted replay's plan is not applied where members moved the group on since; it is where they did not" {
+	make_topic t -p 2
+	for p in 0 1; do seq 1 10 | es-produce -p $p t; done
+	es-consume -g g t >/dev/null
+	# Killed at its last step: the commits written, the plan left.
+	at=$(kill_point 'unlink(at)?\(.*replay\.plan"' es-replay -g g --to 2 --execute t)
+	run strace -o /dev/null -e "inject=${at% *}:signal=KILL:when=${at#* }" \
+		es-replay -g g --to 2 --execute t
+	[[ $status == 137 && $(committed t g) == "0=2 1=2" && -e t/groups/g/replay.plan ]]
+	# Members go on from there: partition 0 to 15, partition 1 back to 10.
+	seq 11 15 | es-produce -p 0 t
+	es-consume -g g t >/dev/null
+	[[ $(committed t g) == "0=15 1=10" ]]
+	# The next replay finishes the old plan only on partition 1, which is
+	# where it was planned from, then applies its own.
+	run_both es-replay -g g --shift -1 --execute t
+	[[ $status == 0 ]]
+	[[ $stderr == *"partition 0: the group is at 15, not at 10 as planned: the interrupted replay is not applied there"* ]]
+	[[ $stderr == *"finished an interrupted replay (to=2 to-time=-1 shift=0 p=all)"* ]]
+	[[ $(committed t g) == "0=14 1=1" && ! -e t/groups/g/replay.plan ]]
+}
+
 @test "a torn replay.plan is no plan: removed, and the run plans afresh" {
 	two_parts
 	set_commit t g 0 5

@@ -171,7 +171,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	put("00000000000000000000.log", seg, len);
 	put("00000000000000000000.index", "", 0);
 	unsigned char hb[ES_HEAD_SIZE];
-	es_head h = {0, 0, mode == 2 ? len : 0, -1};
+	es_head h = {0, 0, mode == 2 ? len : 0, -1, 0};
 	es_head_pack(hb, &h);
 	put("head", hb, mode ? sizeof hb : 0);
 
