@@ -207,12 +207,20 @@ static void produce_fd(int fd, const char *file, size_t max_rec)
 		 * acknowledgement never waits for more input); otherwise hand
 		 * the batch over as soon as the committer is free, so that
 		 * batches grow with the load and a sync follows every read. */
-		if (o.sync == ES_SYNC_ALWAYS || es_producer_pending(prod)) {
+		int pending = es_producer_pending(prod) > 0;
+		if (o.sync == ES_SYNC_ALWAYS || pending ||
+		    es_producer_unreaped(prod)) {
+			/* A batch handed over and not yet acknowledged counts
+			 * too: the next read may bring no whole line. */
 			if (o.sync == ES_SYNC_ALWAYS || input_paused(fd))
 				commit(1);
-			else if (!es_producer_busy(prod))
+			else if (pending && !es_producer_busy(prod))
 				commit(0);
 		}
+		/* A signal that came during the sync above: stop before the
+		 * read, which would wait for more input. */
+		if (cli_signal)
+			break;
 		if (start > 0) {
 			memmove(buf, buf + start, end - start);
 			end -= start;

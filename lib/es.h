@@ -275,6 +275,9 @@ int es_producer_submit(es_producer *p, es_ack_fn ack, void *arg,
  * when it is not (so that batches grow under load and stay small when
  * idle), or when its buffer is large. */
 int es_producer_busy(es_producer *p);
+/* Is there a submitted batch whose acknowledgements (or error) have not
+ * been delivered yet, written or not? */
+int es_producer_unreaped(es_producer *p);
 /* Records made durable (acknowledged) by this producer so far. */
 uint64_t es_producer_durable(const es_producer *p);
 void es_producer_close(es_producer *p);

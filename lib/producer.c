@@ -316,6 +316,14 @@ int es_producer_submit(es_producer *p, es_ack_fn ack, void *arg,
 	return 0;
 }
 
+int es_producer_unreaped(es_producer *p)
+{
+	pthread_mutex_lock(&p->mu);
+	int busy = p->busy;
+	pthread_mutex_unlock(&p->mu);
+	return busy;
+}
+
 int es_producer_busy(es_producer *p)
 {
 	pthread_mutex_lock(&p->mu);

@@ -582,6 +582,28 @@ b" ""
 0	2" ]]
 }
 
+@test "--ack does not wait for more input after a batch handed over, when the next read brings only part of a line" {
+	make_topic t
+	mkfifo in
+	exec {w}<>in
+	# The batch's sync made slow, so that it is still in flight when the
+	# start of the next line is read.
+	bg_start strace -f -o /dev/null -e inject=fdatasync:delay_enter=1000000:when=1 \
+		es-produce --ack t <in >acks 2>err {w}>&-
+	seq -f '%015g' 4096 >lines
+	[[ $(wc -c <lines) == 65536 ]]
+	cat lines >&$w
+	printf 'part' >&$w
+	wait_for 10 lines_at_least 4096 acks
+	# SIGTERM while idle: the partial line is not a record.
+	kill -TERM "$(pgrep -P "$bg_pid" -x es-produce)"
+	wait_for 10 stopped "$bg_pid"
+	bg_stop "$bg_pid"
+	exec {w}>&-
+	[[ $(wc -l <acks) == 4096 ]]
+	[[ $(es-consume t | wc -l) == 4096 ]]
+}
+
 @test "a failed write of acknowledgements is 74" {
 	make_topic t
 	run_both sh -c 'echo a | es-produce --ack t >/dev/full'
