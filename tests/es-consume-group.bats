@@ -1033,15 +1033,22 @@ nth_openat() {
 	expect 0 "$(seq 6 10)" ""
 }
 
-@test "-g: moving an earlier build's P.commit files stops at one it cannot read; none is removed, and the next commit moves them all" {
-	make_topic t -p 2
-	for p in 0 1; do seq 1 5 | es-produce -p $p t; done
+# earlier_build_group N: topic t of N partitions of records 1-5, group g
+# committed at 4 on partition 0 and 2 on partition 1, in the earlier
+# layout: partition P's two slots alone in P.commit, no commits file.
+earlier_build_group() {
+	make_topic t -p "$1"
+	for ((p = 0; p < $1; p++)); do seq 1 5 | es-produce -p $p t; done
 	es-replay -g g --to 4 -p 0 --execute t >/dev/null
 	es-replay -g g --to 2 -p 1 --execute t >/dev/null
 	for p in 0 1; do
 		dd if=t/groups/g/commits of=t/groups/g/$p.commit bs=8192 skip=$p count=1 status=none
 	done
 	rm t/groups/g/commits
+}
+
+@test "-g: moving an earlier build's P.commit files stops at one it cannot read; none is removed, and the next commit moves them all" {
+	earlier_build_group 2
 	# The first commit moves the files; the open of 1.commit for that fails.
 	n=$(nth_openat '"1[.]commit", O_RDONLY' es-consume -g g -n 1 t)
 	run strace -o /dev/null -e inject=openat:error=EMFILE:when=$n es-consume -g g -n 1 t
@@ -1059,15 +1066,7 @@ nth_openat() {
 }
 
 @test "-g: a group of an earlier build (a P.commit file per partition) is read as it is, and moved into the commits file by its next commit" {
-	make_topic t -p 3
-	for p in 0 1 2; do seq 1 5 | es-produce -p $p t; done
-	es-replay -g g --to 4 -p 0 --execute t >/dev/null
-	es-replay -g g --to 2 -p 1 --execute t >/dev/null
-	# The earlier layout: partition P's two slots alone in P.commit.
-	for p in 0 1; do
-		dd if=t/groups/g/commits of=t/groups/g/$p.commit bs=8192 skip=$p count=1 status=none
-	done
-	rm t/groups/g/commits
+	earlier_build_group 3
 	run_both commits t
 	expect 0 "0 -
 1 -
