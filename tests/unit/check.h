@@ -69,6 +69,18 @@ static inline void check_rmtree(const char *path)
 		printf("# could not remove %s\n", path);
 }
 
+/* The end of a program that made its files under root: removed if every
+ * test passed, kept (and named) for a look if not; the TAP plan line and
+ * the exit status. */
+static inline int check_finish(const char *root)
+{
+	if (!check_failed)
+		check_rmtree(root);
+	else
+		printf("# kept %s\n", root);
+	return DONE();
+}
+
 /* A new topic dir/name of parts partitions, open; segment-bytes and
  * segment-age as given when not NULL. Exits when it cannot be made: no
  * test can run without it. */

@@ -303,9 +303,5 @@ int main(void)
 	RUN(test_owners);
 	RUN(test_locktable_parse);
 	RUN(test_dirscan);
-	if (!check_failed)
-		check_rmtree(root);
-	else
-		printf("# kept %s\n", root);
-	return DONE();
+	return check_finish(root);
 }

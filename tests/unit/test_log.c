@@ -1798,9 +1798,5 @@ int main(void)
 	RUN(test_config_error_position);
 	if (big)
 		es_topic_close(big);
-	if (!check_failed)
-		check_rmtree(root);
-	else
-		printf("# topics kept in %s\n", root);
-	return DONE();
+	return check_finish(root);
 }
