@@ -744,30 +744,36 @@ static int read_commit_fd(int fd, uint32_t at, const char *group, uint32_t p,
 	return parse_region(b, group, p, info, &slot, &seq, err);
 }
 
+/* Partition p's commit while the group had no commits file: from its
+ * earlier build's file, or, if that went meanwhile, from the commits file
+ * another member's first commit moved it into (in place before any old
+ * file goes). */
+static int read_legacy(es_topic *t, const char *group, uint32_t p,
+		       es_commit_info *info, es_error *err)
+{
+	int fd = open_legacy(t, group, p);
+	if (fd >= 0) /* a legacy file is partition p's region alone */
+		return read_commit_fd(fd, 0, group, p, info, err);
+	if (fd != -ENOENT) {
+		es_err(err, "group '%s', partition %u: cannot open "
+		       "groups/%s/%u.commit: %s", group, p, group, p,
+		       strerror(-fd));
+		return -fd;
+	}
+	fd = open_commits_ro(t, group, err);
+	return fd < 0 ? -fd : read_commit_fd(fd, p, group, p, info, err);
+}
+
 int es_group_read(es_topic *t, const char *group, uint32_t p,
 		  es_commit_info *info, es_error *err)
 {
 	no_commit(info);
-	uint32_t at = p; /* the region's number in the file */
 	int fd = open_commits_ro(t, group, err);
-	if (fd == -ENOENT) {
-		fd = open_legacy(t, group, p);
-		at = 0; /* a legacy file is partition p's region alone */
-		/* Gone between the two opens: another member's first commit
-		 * moved it into a commits file, which is in place before any
-		 * old file goes. */
-		if (fd == -ENOENT) {
-			fd = open_commits_ro(t, group, err);
-			at = p;
-		} else if (fd < 0) {
-			es_err(err, "group '%s', partition %u: cannot open "
-			       "groups/%s/%u.commit: %s", group, p, group, p,
-			       strerror(-fd));
-		}
-	}
+	if (fd == -ENOENT)
+		return read_legacy(t, group, p, info, err);
 	if (fd < 0)
 		return -fd;
-	return read_commit_fd(fd, at, group, p, info, err);
+	return read_commit_fd(fd, p, group, p, info, err);
 }
 
 /* Regions read in one go by es_commits_read: a few partitions' worth, so
@@ -808,10 +814,9 @@ int es_commits_read(es_commits *c, uint32_t p, es_commit_info *info,
 		    es_error *err)
 {
 	no_commit(info);
-	if (c->fd < 0) { /* none yet: an earlier build's files, if any */
-		int fd = c->legacy ? open_legacy(c->t, c->group, p) : -ENOENT;
-		return fd < 0 ? -fd : read_commit_fd(fd, 0, c->group, p, info, err);
-	}
+	if (c->fd < 0) /* none yet: an earlier build's files, if any */
+		return c->legacy ? read_legacy(c->t, c->group, p, info, err)
+				 : ENOENT;
 	if (p < c->first || p >= c->first + c->n) {
 		c->n = 0;
 		ssize_t n = es_pread_full(c->fd, c->buf, sizeof c->buf,
