@@ -111,7 +111,7 @@ struct group {
 
 struct part {
 	es_partition_info pi;
-	uint64_t kept_from; /* see kept_from() */
+	uint64_t kept_from; /* see collect_topic */
 	uint64_t ts_off; /* the last lookup, shared by groups at one offset */
 	int64_t ts;
 };
@@ -208,21 +208,6 @@ static int64_t record_ts(struct topic *tp, uint32_t p, uint64_t off)
 	return pp->ts;
 }
 
-/* Where retention would keep the partition open in tp->look from, were
- * es-compact to run with the topic's limits less RISK_MARGIN per cent:
- * records below it are about to go. Once per partition, for all its
- * groups. */
-static uint64_t kept_from(struct topic *tp)
-{
-	int64_t ret = tp->cfg.retention_ms;
-	uint64_t rb = tp->cfg.retention_bytes;
-	if (!(tp->cfg.cleanup & ES_CLEANUP_DELETE) || (ret <= 0 && !rb))
-		return 0;
-	return es_lookup_retained_from(
-		tp->look, ret > 0 ? now_ms - (ret - ret / 100 * RISK_MARGIN) : INT64_MIN,
-		rb > 0 ? rb - rb / 100 * RISK_MARGIN : 0);
-}
-
 static int cmp_i64(const void *a, const void *b)
 {
 	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -285,7 +270,7 @@ static void judge(struct topic *tp, uint32_t p, const es_commit_info *ci,
 		}
 	}
 	int deletes = tp->cfg.cleanup & ES_CLEANUP_DELETE;
-	int at_risk = r->lag && deletes && next < pp->kept_from;
+	int at_risk = r->lag && next < pp->kept_from;
 	int stopped = r->lag && r->owner == 0;
 	int stalled = r->lag && since >= 0 && now_ms - since > stall;
 	/* Only retention takes records unread: compaction's gaps are skipped
@@ -412,7 +397,11 @@ static void collect_topic(struct topic *tp)
 				return;
 			}
 			if (!g0) {
-				tp->parts[p].kept_from = kept_from(tp);
+				/* Where retention would keep from, were its
+				 * limits RISK_MARGIN per cent less: records
+				 * below are about to go. Once per partition. */
+				tp->parts[p].kept_from = es_lookup_retained_from(
+					tp->look, now_ms, 100 - RISK_MARGIN);
 				uint64_t recs = pi->next_offset - pi->first_offset;
 				tp->records += recs;
 				tp->bytes += pi->bytes;

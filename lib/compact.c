@@ -459,8 +459,6 @@ static int sweep(int dfd)
 	return es_fsync_dir(dfd);
 }
 
-static int64_t seg_max_ts(ctx *c, uint64_t base);
-
 /* The running max at a segment's first index entry, as its writer (or an
  * earlier compaction) carried it in; -1 without an index. */
 static int64_t first_entry_max_ts(int dfd, uint64_t base)
@@ -491,7 +489,7 @@ static int rewrite(ctx *c, uint64_t base, uint64_t prev, int compress, int dry)
 	 * in; so that a seek by time finds what it found before. */
 	int64_t carried = first_entry_max_ts(c->dfd, base);
 	segout o = {.fd = -1, .ifd = -1, .z = compress, .base = base,
-		    .run_max = prev == UINT64_MAX ? -1 : seg_max_ts(c, prev)};
+		    .run_max = prev == UINT64_MAX ? -1 : es_seg_newest_ts(c->dfd, prev)};
 	if (carried > o.run_max)
 		o.run_max = carried;
 	int rc = bscan_open(c->dfd, base, &in);
@@ -671,14 +669,16 @@ static int count_records(ctx *c, uint64_t base, uint64_t *n)
 	return rc ? fail(c, rc, "read", base) : 0;
 }
 
-static int64_t seg_max_ts(ctx *c, uint64_t base)
-{
-	return es_seg_newest_ts(c->dfd, base);
-}
-
 size_t es_retention_cut(int dfd, const uint64_t *bases, size_t closed,
-			uint64_t total, int64_t older_than, uint64_t max_bytes)
+			uint64_t total, const es_config *cfg, int64_t now_ms,
+			unsigned percent)
 {
+	if (!(cfg->cleanup & ES_CLEANUP_DELETE))
+		return 0;
+	int64_t ret = cfg->retention_ms - cfg->retention_ms / 100 * (100 - percent);
+	uint64_t max_bytes = cfg->retention_bytes -
+			     cfg->retention_bytes / 100 * (100 - percent);
+	int64_t older_than = ret > 0 ? now_ms - ret : INT64_MIN;
 	size_t cut = 0;
 	for (; cut < closed; cut++) {
 		int old = older_than != INT64_MIN &&
@@ -779,11 +779,8 @@ static int compact_partition(ctx *c, es_compact_unread_fn unread, void *arg)
 							 : UINT64_MAX;
 		for (size_t i = 0; i < c->nb; i++)
 			total += es_seg_bytes(c->dfd, c->bases[i]);
-		size_t cut = es_retention_cut(
-			c->dfd, c->bases, closed, total,
-			cfg->retention_ms > 0 ? c->o->now_ms - cfg->retention_ms
-					      : INT64_MIN,
-			cfg->retention_bytes);
+		size_t cut = es_retention_cut(c->dfd, c->bases, closed, total,
+					      cfg, c->o->now_ms, 100);
 		while (del < cut) {
 			uint64_t base = c->bases[del];
 			uint64_t end = c->bases[del + 1];

@@ -133,13 +133,15 @@ int es_zblock_read(int fd, uint64_t pos, uint64_t end, es_zblock *b,
 int64_t es_seg_newest_ts(int pdirfd, uint64_t base);
 /* The bytes of a segment's files: its log (or zlog) and its index. */
 uint64_t es_seg_bytes(int pdirfd, uint64_t base);
-/* Retention's rule, which es-compact applies and es-lag looks ahead with:
- * how many of the first `closed` segments of bases go, oldest first. One
- * goes while its newest record is older than older_than (INT64_MIN: no
- * bound by age), or while the partition's bytes (total, before any goes)
- * are over max_bytes (0: no bound). */
+/* Retention's rule, which es-compact applies (percent 100) and es-lag
+ * looks ahead with (less): how many of the first `closed` segments of
+ * bases go, oldest first, if the topic's cleanup deletes. One goes while
+ * its newest record is older than percent of retention, or while the
+ * partition's bytes (total, before any goes) are over percent of
+ * retention_bytes; a limit of 0 bounds nothing. */
 size_t es_retention_cut(int pdirfd, const uint64_t *bases, size_t closed,
-			uint64_t total, int64_t older_than, uint64_t max_bytes);
+			uint64_t total, const es_config *cfg, int64_t now_ms,
+			unsigned percent);
 
 /* Open segment base of a partition, plain or compressed (*z set). */
 int es_seg_open(int pdirfd, uint64_t base, int *z);

@@ -473,13 +473,12 @@ int es_lookup_open(es_topic *t, uint32_t partition, es_partition_info *info,
  * is none; an error code (ES_ECORRUPT, ...) otherwise. */
 int es_lookup_ts(es_lookup *l, uint64_t off, uint64_t end, int64_t *ts,
 		 es_error *err);
-/* The offset that es-compact's retention would keep from if it ran with
- * these limits (older_than: a closed segment whose newest record is older
- * goes, INT64_MIN for none; max_bytes: closed segments go, oldest first,
- * while the partition is over it, 0 for none): the base of the first
- * segment kept, 0 if none would go. Needs es_lookup_open's info. */
-uint64_t es_lookup_retained_from(es_lookup *l, int64_t older_than,
-				 uint64_t max_bytes);
+/* The offset that es-compact's retention would keep from if it ran at
+ * now_ms with the topic's retention and retention_bytes at percent of what
+ * they are: the base of the first segment kept, 0 if none would go (or
+ * the topic's cleanup does not delete). Needs es_lookup_open's info. */
+uint64_t es_lookup_retained_from(es_lookup *l, int64_t now_ms,
+				 unsigned percent);
 void es_lookup_close(es_lookup *l);
 
 /* ---- checking and repair -------------------------------------------------- */

@@ -333,13 +333,13 @@ static int lookup_stat(es_lookup *l, es_partition_info *out, es_error *err)
 	return 0;
 }
 
-uint64_t es_lookup_retained_from(es_lookup *l, int64_t older_than,
-				 uint64_t max_bytes)
+uint64_t es_lookup_retained_from(es_lookup *l, int64_t now_ms,
+				 unsigned percent)
 {
 	if (!l->closed)
 		return 0;
 	size_t cut = es_retention_cut(l->dfd, l->bases, l->closed, l->bytes,
-				      older_than, max_bytes);
+				      &l->t->cfg, now_ms, percent);
 	return !cut ? 0 : cut < l->nb ? l->bases[cut] : UINT64_MAX;
 }
 
