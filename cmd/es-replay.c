@@ -140,9 +140,10 @@ static void write_plan(const char *path, const char *req, struct row *rows,
 	}
 }
 
-/* Apply a plan file; returns 1 if there was one (a complete one). */
+/* Apply a plan file; returns 1 if there was one (a complete one). A plan
+ * left by another run (left) is checked against the group's commits. */
 static int apply_plan(es_topic *t, const char *group, const char *path,
-		      char *req, size_t reqcap)
+		      int left, char *req, size_t reqcap)
 {
 	FILE *f = fopen(path, "r");
 	if (!f)
@@ -180,7 +181,7 @@ static int apply_plan(es_topic *t, const char *group, const char *path,
 		/* A plan left by a run killed part way is finished only where
 		 * the group is still where it was planned from (or where the
 		 * plan puts it): members may have gone on since. */
-		if (v2) {
+		if (v2 && left) {
 			es_commit_info ci;
 			int rc = es_group_read(t, group, p, &ci, &err);
 			if (rc && rc != ENOENT)
@@ -348,7 +349,7 @@ int main(int argc, char **argv)
 		cli_die(EX_USAGE_, "topic path too long");
 	if (execute) {
 		char old[1024] = "";
-		if (apply_plan(t, group, path, old, sizeof old)) {
+		if (apply_plan(t, group, path, 1, old, sizeof old)) {
 			old[strcspn(old, "\n")] = 0;
 			cli_warn("finished an interrupted replay (%s)", old);
 			if (!strcmp(old, request)) {
@@ -473,7 +474,9 @@ int main(int argc, char **argv)
 			cli_die(EX_IOERR_, "cannot write to standard output");
 		write_plan(path, request, rows, n);
 		char done[1024];
-		apply_plan(t, group, path, done, sizeof done);
+		/* Just planned, under the replay lock, from the commits
+		 * as they are. */
+		apply_plan(t, group, path, 0, done, sizeof done);
 		es_group_unlock_replay(lock);
 	}
 	free(rows);
