@@ -175,6 +175,22 @@ scan:
 	return have;
 }
 
+/* Where the index says to start looking for off in the open segment,
+ * checked against the record there, since a stale index must not mislead:
+ * 1 and *pos, or 0. */
+static int index_pos(es_lookup *l, uint64_t off, uint64_t *pos)
+{
+	es_idx_entry best;
+	uint64_t roff, size;
+	int64_t rts;
+	if (!lookup_index(l, off, &best) ||
+	    lookup_header(l, best.pos, &roff, &rts, &size) ||
+	    roff != l->base + best.rel)
+		return 0;
+	*pos = best.pos;
+	return 1;
+}
+
 /* 1 and *ts for the first record at or after off and below end; 0 if
  * there is none; -1 when this lookup cannot tell (compressed segment,
  * damage): the caller asks the reader. */
@@ -188,28 +204,22 @@ static int lookup_fast(es_lookup *l, uint64_t off, uint64_t end, int64_t *ts)
 	for (; i < l->nb; i++) {
 		if (lookup_open_seg(l, l->bases[i]) || l->z)
 			return -1;
-		uint64_t pos = 0, roff, size;
+		uint64_t pos = 0, ipos, roff, size;
 		int64_t rts;
-		es_idx_entry best;
 		/* Walk on from the last record found when it is at or before
 		 * off, as long as that costs no more than two reads; else ask
-		 * the index, and check what it points at, since a stale one
-		 * must not mislead. */
+		 * the index. */
 		int walk = l->wset && l->woff <= off;
 		unsigned reads = l->reads;
 		if (walk)
 			pos = l->wpos;
-		else if (lookup_index(l, off, &best) &&
-			 !lookup_header(l, best.pos, &roff, &rts, &size) &&
-			 roff == l->base + best.rel)
-			pos = best.pos;
+		else if (index_pos(l, off, &ipos))
+			pos = ipos;
 		for (;;) {
 			if (walk && l->reads - reads > 2) {
 				walk = 0;
-				if (lookup_index(l, off, &best) && best.pos > pos &&
-				    !lookup_header(l, best.pos, &roff, &rts, &size) &&
-				    roff == l->base + best.rel)
-					pos = best.pos;
+				if (index_pos(l, off, &ipos) && ipos > pos)
+					pos = ipos;
 			}
 			if (lookup_header(l, pos, &roff, &rts, &size)) {
 				if (pos < l->lsize && i + 1 == l->nb)
