@@ -7,17 +7,12 @@
 
 #include "consume.h"
 
-/* Room for n more bytes. Inline: every record passes here, and the buffer
+/* Inline, not es_buf_append: every record passes here, and the buffer
  * only grows on the first few. */
-static inline void room(es_buf *b, size_t n)
+static inline void put(es_buf *b, const void *p, size_t n)
 {
 	if (b->cap - b->len < n && es_buf_reserve(b, n))
 		cli_die(EX_FAIL, "out of memory");
-}
-
-static inline void put(es_buf *b, const void *p, size_t n)
-{
-	room(b, n);
 	if (n)
 		memcpy(b->data + b->len, p, n);
 	b->len += n;
@@ -104,15 +99,10 @@ static void put_format(es_buf *b, uint32_t part, const es_record *r)
 void format_record(es_buf *b, uint32_t part, const es_record *r)
 {
 	switch (o.fmt) {
-	case FMT_PLAIN: {
-		size_t n = r->value_len == ES_NULL_LEN ? 0 : r->value_len;
-		room(b, n + 1);
-		if (n)
-			memcpy(b->data + b->len, r->value, n);
-		b->data[b->len + n] = o.term;
-		b->len += n + 1;
+	case FMT_PLAIN:
+		put_bytes(b, r->value, r->value_len);
+		put(b, &o.term, 1);
 		break;
-	}
 	case FMT_KEY:
 		put_bytes(b, r->key, r->key_len);
 		put(b, o.kdelim, strlen(o.kdelim));
